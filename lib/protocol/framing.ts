@@ -1,0 +1,121 @@
+import { RpcError } from './rpc-error.js';
+import { StatusCode } from './status.js';
+
+// PROTOCOL-HTTP2.md, Length-Prefixed-Message → Compressed-Flag Message-Length Message:
+// one byte 0 or 1, a four-byte big-endian length, then the payload. A message may span many
+// DATA frames and one DATA frame may carry many messages.
+
+/** Bytes of the length prefix. @internal */
+export const FRAME_HEADER_BYTES = 5;
+
+/**
+ * Frames one message: the compressed flag, the big-endian length and the payload, in one buffer.
+ * @internal
+ */
+export function encodeFrame(payload: Uint8Array, compressed = false): Buffer {
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
+  frame[0] = compressed ? 1 : 0;
+  frame.writeUInt32BE(payload.length, 1);
+  frame.set(payload, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+/** One decoded message: its payload and whether the sender compressed it. @internal */
+export interface Frame {
+  readonly compressed: boolean;
+  readonly payload: Buffer;
+}
+
+/** A synchronous, incremental length-prefixed message decoder. @internal */
+export interface FrameDecoder {
+  /**
+   * Takes the next chunk of the stream and returns the messages it completes.
+   * @throws RpcError RESOURCE_EXHAUSTED for a length over the limit (before allocating it),
+   *   INTERNAL for a compressed flag other than 0 or 1
+   */
+  decode(chunk: Uint8Array): Frame[];
+  /**
+   * Checks that the stream ended on a message boundary.
+   * @throws RpcError INTERNAL when a message was cut short
+   */
+  end(): void;
+}
+
+/** Options of {@link createFrameDecoder}. @internal */
+export interface FrameDecoderOptions {
+  /** Largest payload accepted, in bytes; negative means no limit. */
+  readonly maxMessageBytes: number;
+}
+
+/** @internal */
+export function createFrameDecoder({ maxMessageBytes }: FrameDecoderOptions): FrameDecoder {
+  const header = Buffer.alloc(FRAME_HEADER_BYTES);
+  let headerFilled = 0;
+  let compressed = false;
+  // The body is gathered as the chunks that carry it and joined once complete, so memory grows
+  // with the bytes received, never with the length a peer merely claims.
+  let parts: Buffer[] | undefined;
+  let expected = 0;
+  let bodyFilled = 0;
+
+  function startMessage(): void {
+    const flag = header[0]!;
+    if (flag > 1) throw new RpcError(StatusCode.INTERNAL, `Cannot decode message: compressed flag is ${flag}, not 0 or 1`);
+    const length = header.readUInt32BE(1);
+    if (maxMessageBytes >= 0 && length > maxMessageBytes) {
+      throw new RpcError(
+        StatusCode.RESOURCE_EXHAUSTED,
+        `Received message larger than max (${length} vs. ${maxMessageBytes})`,
+      );
+    }
+    compressed = flag === 1;
+    parts = [];
+    expected = length;
+    bodyFilled = 0;
+  }
+
+  return {
+    decode(chunk) {
+      const out: Frame[] = [];
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      let offset = 0;
+      while (offset < buf.length) {
+        if (parts === undefined) {
+          // Fast path: a whole message inside this chunk is sliced, not copied.
+          if (headerFilled === 0 && buf.length - offset >= FRAME_HEADER_BYTES) {
+            const flag = buf[offset]!;
+            const length = buf.readUInt32BE(offset + 1);
+            if (flag <= 1 && (maxMessageBytes < 0 || length <= maxMessageBytes) && buf.length - offset - FRAME_HEADER_BYTES >= length) {
+              const start = offset + FRAME_HEADER_BYTES;
+              out.push({ compressed: flag === 1, payload: buf.subarray(start, start + length) });
+              offset = start + length;
+              continue;
+            }
+          }
+          const n = Math.min(FRAME_HEADER_BYTES - headerFilled, buf.length - offset);
+          buf.copy(header, headerFilled, offset, offset + n);
+          headerFilled += n;
+          offset += n;
+          if (headerFilled < FRAME_HEADER_BYTES) break;
+          startMessage();
+        }
+        const list: Buffer[] = parts!;
+        const n = Math.min(expected - bodyFilled, buf.length - offset);
+        if (n > 0) list.push(buf.subarray(offset, offset + n));
+        bodyFilled += n;
+        offset += n;
+        if (bodyFilled === expected) {
+          out.push({ compressed, payload: list.length === 1 ? list[0]! : Buffer.concat(list, expected) });
+          parts = undefined;
+          headerFilled = 0;
+        }
+      }
+      return out;
+    },
+    end() {
+      if (headerFilled !== 0 || parts !== undefined) {
+        throw new RpcError(StatusCode.INTERNAL, 'Cannot decode message: stream ended in the middle of a message');
+      }
+    },
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * Pure gRPC wire logic: status codes, metadata, framing, grpc-timeout, compression codecs,
+ * grpc-message encoding and status mappings. Nothing here knows HTTP/2 exists.
+ * @packageDocumentation
+ */
+export { StatusCode, statusCodeName, isStatusCode, parseStatusHeader } from './status.js';
+export { RpcError, toRpcError, type Status, type RpcErrorOptions } from './rpc-error.js';
+export {
+  Metadata,
+  metadataToHeaders,
+  headersToMetadata,
+  isReservedHeader,
+  type MetadataValue,
+  type MetadataInit,
+  type HeaderMap,
+} from './metadata.js';
+export { encodeGrpcMessage, decodeGrpcMessage } from './percent.js';
+export { parseGrpcTimeout, encodeGrpcTimeout } from './timeout.js';
+export { encodeFrame, createFrameDecoder, FRAME_HEADER_BYTES, type Frame, type FrameDecoder, type FrameDecoderOptions } from './framing.js';
+export {
+  Compression,
+  compress,
+  decompress,
+  compressionName,
+  compressionFromName,
+  checkCompression,
+  ACCEPT_ENCODING,
+} from './compression.js';
+export { statusFromHttpStatus } from './http-status.js';
+export { Http2Code, statusFromRstCode, statusFromNodeError } from './http2-errors.js';
+export { splitMethodPath, type MethodDefinition, type ServiceDefinition } from './service-definition.js';

@@ -1,0 +1,99 @@
+import { Metadata } from './metadata.js';
+import { StatusCode, statusCodeName } from './status.js';
+
+const brand = Symbol.for('grpc-iter.RpcError');
+
+/**
+ * A final status of an RPC: a code, details and trailing metadata (grpcio's `grpc.Status`).
+ */
+export interface Status {
+  /** The status code. */
+  readonly code: StatusCode;
+  /** The status message sent as `grpc-message`. */
+  readonly details: string;
+  /** Trailing metadata sent with the status. */
+  readonly trailingMetadata?: Metadata;
+}
+
+/** Options of the {@link RpcError} constructor. */
+export interface RpcErrorOptions {
+  /** Trailing metadata of the failed call. */
+  readonly trailingMetadata?: Metadata | undefined;
+  /** What caused the error, kept for logs; never sent to the peer. */
+  readonly cause?: unknown;
+}
+
+/**
+ * The one error type of grpc-iter: an RPC ended with a non-OK status.
+ *
+ * A server handler throws it (or calls `context.abort`) to end the call with that status; a
+ * client call rejects with it. Its message starts with the code name. `instanceof` works across
+ * duplicate installs of the package.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.getFeature(point);
+ * } catch (err) {
+ *   if (err instanceof RpcError && err.code === StatusCode.NOT_FOUND) console.log(err.details);
+ * }
+ * ```
+ */
+export class RpcError extends Error {
+  /** The status code. */
+  readonly code: StatusCode;
+  /** The status message. */
+  readonly details: string;
+  /** Trailing metadata of the call (on the client: the trailers the server sent). */
+  readonly trailingMetadata: Metadata;
+
+  /**
+   * @param code - the status code
+   * @param details - the status message
+   * @param options - trailing metadata and cause
+   */
+  constructor(code: StatusCode, details = '', options: RpcErrorOptions = {}) {
+    super(details === '' ? statusCodeName(code) : `${statusCodeName(code)}: ${details}`, { cause: options.cause });
+    this.name = 'RpcError';
+    this.code = code;
+    this.details = details;
+    this.trailingMetadata = options.trailingMetadata ?? new Metadata();
+  }
+
+  /** The trailing metadata, under grpcio's name on the client side. */
+  get metadata(): Metadata {
+    return this.trailingMetadata;
+  }
+
+  /** The `grpc-status-details-bin` trailer (a serialized `google.rpc.Status`), when the peer sent one. */
+  get statusDetailsBin(): Uint8Array | undefined {
+    const value = this.trailingMetadata.get('grpc-status-details-bin');
+    return value instanceof Uint8Array ? value : undefined;
+  }
+
+  /** @internal */
+  get [brand](): true {
+    return true;
+  }
+
+  /** Recognizes RpcErrors from any copy of this package. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  }
+}
+
+/**
+ * Maps anything thrown out of a handler to the status sent to the client (STYLE.md §5): an
+ * RpcError keeps its status, an abort whose reason is an RpcError takes that, other aborts are
+ * CANCELLED, and anything else is UNKNOWN with a generic message.
+ * @internal
+ */
+export function toRpcError(err: unknown): RpcError {
+  if (err instanceof RpcError) return err;
+  if (err instanceof Error && err.name === 'AbortError') {
+    const reason = (err as { cause?: unknown }).cause;
+    if (reason instanceof RpcError) return reason;
+    return new RpcError(StatusCode.CANCELLED, 'Call cancelled', { cause: err });
+  }
+  return new RpcError(StatusCode.UNKNOWN, 'Unexpected error in handler', { cause: err });
+}

@@ -1,0 +1,6 @@
+/**
+ * Signals and async-iterable helpers shared by every layer.
+ * @packageDocumentation
+ */
+export { defer, type Deferred } from './defer.js';
+export { onAbort, linkSignals } from './signals.js';
