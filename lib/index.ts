@@ -1,1 +1,73 @@
-export {};
+/**
+ * grpc-iter: gRPC for Node.js where every RPC is an async iterable flowing through an async
+ * function. The API mirrors Python grpcio's, in camelCase.
+ *
+ * @example
+ * ```ts
+ * import { server, methodHandlersGenericHandler, unaryUnaryRpcMethodHandler } from 'grpc-iter';
+ *
+ * const srv = server();
+ * srv.addGenericRpcHandlers([
+ *   methodHandlersGenericHandler('demo.Echo', {
+ *     Echo: unaryUnaryRpcMethodHandler((request: Uint8Array) => request),
+ *   }),
+ * ]);
+ * await srv.addInsecurePort('127.0.0.1:50051');
+ * await srv.start();
+ * ```
+ * @packageDocumentation
+ */
+
+// protocol
+export {
+  StatusCode,
+  statusCodeName,
+  RpcError,
+  Metadata,
+  Compression,
+  type Status,
+  type RpcErrorOptions,
+  type MetadataValue,
+  type MetadataInit,
+  type MethodDefinition,
+  type ServiceDefinition,
+} from './protocol/index.js';
+
+// server
+export {
+  server,
+  Server,
+  unaryUnaryRpcMethodHandler,
+  unaryStreamRpcMethodHandler,
+  streamUnaryRpcMethodHandler,
+  streamStreamRpcMethodHandler,
+  methodHandlersGenericHandler,
+  sslServerCredentials,
+  insecureServerCredentials,
+  type ServerConfig,
+  type ServiceImplementation,
+  type ServicerContext,
+  type AuthContext,
+  type RpcMethodHandler,
+  type HandlerCallDetails,
+  type GenericRpcHandler,
+  type ServiceRpcHandler,
+  type ResponseStream,
+  type UnaryUnaryBehavior,
+  type UnaryStreamBehavior,
+  type StreamUnaryBehavior,
+  type StreamStreamBehavior,
+  type Serializer,
+  type Deserializer,
+  type ServerInterceptor,
+  type Continuation,
+  type InterceptedHandler,
+  type ExecutorOptions,
+  type ServerOptions,
+  type ServerOptionsInit,
+  type ServerCredentials,
+  type PrivateKeyCertificateChainPair,
+  type SslServerCredentialsOptions,
+} from './server/index.js';
+
+// client

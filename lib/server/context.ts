@@ -1,0 +1,245 @@
+import type { ServerHttp2Session } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import {
+  Metadata,
+  RpcError,
+  StatusCode,
+  checkCompression,
+  isStatusCode,
+  type Compression,
+  type MetadataInit,
+  type Status,
+} from '../protocol/index.js';
+import { tlsSocketOf, type ServerCall } from '../transport/index.js';
+
+/** Auth properties of a call: property name → values (bytes, as grpcio gives them). */
+export type AuthContext = Record<string, Uint8Array[]>;
+
+/**
+ * What a handler knows and can do about its call (grpcio's `ServicerContext`).
+ *
+ * `signal` aborts only when the call ends abnormally — the client cancels or disconnects, the
+ * deadline passes, the server stops, or `cancel()` — and its `reason` is an {@link RpcError}
+ * saying which. A normal finish does not abort it.
+ */
+export interface ServicerContext {
+  /** Aborts when the call ends abnormally; `signal.reason` is an RpcError. Pass it to anything that waits. */
+  readonly signal: AbortSignal;
+  /** When the call's deadline passes, or undefined when the client set none. */
+  readonly deadline: Date | undefined;
+  /** The path of the method, `/package.Service/Method`. */
+  readonly method: string;
+  /** @returns the metadata the client sent */
+  invocationMetadata(): Metadata;
+  /** @returns the peer's address: `ipv4:1.2.3.4:5678`, `ipv6:[::1]:5678` or `unix:path` */
+  peer(): string;
+  /** @returns the peer's identities from its verified certificate, or null when not authenticated */
+  peerIdentities(): Uint8Array[] | null;
+  /** @returns the auth property that identifies the peer, or null when not authenticated */
+  peerIdentityKey(): string | null;
+  /** @returns every auth property of the call (`transport_security_type`, `x509_common_name`, ...) */
+  authContext(): AuthContext;
+  /**
+   * Sends the response headers now, with `initialMetadata`.
+   * @throws Error when headers were already sent (explicitly or by the first response message)
+   */
+  sendInitialMetadata(initialMetadata: MetadataInit): void;
+  /** Sets the metadata sent with the status (replacing what was set before). */
+  setTrailingMetadata(trailingMetadata: MetadataInit): void;
+  /**
+   * Ends the RPC with a non-OK status: throws, so nothing after it runs.
+   * @throws RpcError always; TypeError when `code` is OK
+   */
+  abort(code: StatusCode, details: string): never;
+  /**
+   * Ends the RPC with `status` (its trailing metadata included): throws, so nothing after it runs.
+   * @throws RpcError always; TypeError when the code is OK
+   */
+  abortWithStatus(status: Status): never;
+  /** Sets the status code sent when the handler returns (a non-OK code drops the response). */
+  setCode(code: StatusCode): void;
+  /** Sets the status message sent when the handler returns. */
+  setDetails(details: string): void;
+  /** Compresses this call's responses with `compression` (if the client accepts it); only before the first response. */
+  setCompression(compression: Compression): void;
+  /** Sends the next response message uncompressed. */
+  disableNextMessageCompression(): void;
+  /** @returns true until the RPC has terminated in any way */
+  isActive(): boolean;
+  /** @returns seconds left before the deadline, or null when there is none */
+  timeRemaining(): number | null;
+  /**
+   * Runs `callback` when the RPC terminates, however it ends.
+   * @returns true when registered; false when the RPC has already terminated (it is not run)
+   */
+  addCallback(callback: () => void): boolean;
+  /** Cancels the RPC: the client sees CANCELLED and `signal` aborts. */
+  cancel(): void;
+}
+
+const authCache = new WeakMap<ServerHttp2Session, { peer: string; auth: AuthContext; identityKey: string | null }>();
+
+/** The server's context for one call. @internal */
+export class ServerContext implements ServicerContext {
+  readonly #call: ServerCall;
+  readonly #session: ServerHttp2Session;
+  code: StatusCode | undefined;
+  details: string | undefined;
+  trailingMetadata: Metadata | undefined;
+  compressNext = true;
+
+  constructor(call: ServerCall, session: ServerHttp2Session) {
+    this.#call = call;
+    this.#session = session;
+  }
+
+  get signal(): AbortSignal {
+    return this.#call.signal;
+  }
+
+  get deadline(): Date | undefined {
+    return this.#call.deadline === Infinity ? undefined : new Date(this.#call.deadline);
+  }
+
+  get method(): string {
+    return this.#call.path;
+  }
+
+  invocationMetadata(): Metadata {
+    return this.#call.metadata;
+  }
+
+  #auth(): { peer: string; auth: AuthContext; identityKey: string | null } {
+    let info = authCache.get(this.#session);
+    if (info === undefined) {
+      info = describeSession(this.#session);
+      authCache.set(this.#session, info);
+    }
+    return info;
+  }
+
+  peer(): string {
+    return this.#auth().peer;
+  }
+
+  peerIdentities(): Uint8Array[] | null {
+    const { auth, identityKey } = this.#auth();
+    return identityKey === null ? null : (auth[identityKey] ?? null);
+  }
+
+  peerIdentityKey(): string | null {
+    return this.#auth().identityKey;
+  }
+
+  authContext(): AuthContext {
+    const { auth } = this.#auth();
+    return Object.fromEntries(Object.entries(auth).map(([k, v]) => [k, [...v]]));
+  }
+
+  sendInitialMetadata(initialMetadata: MetadataInit): void {
+    if (!this.#call.active) throw new Error('Cannot send initial metadata: the call has ended');
+    if (this.#call.stream.headersSent) throw new Error('Cannot send initial metadata: it was already sent');
+    this.#call.sendHeaders(Metadata.from(initialMetadata));
+  }
+
+  setTrailingMetadata(trailingMetadata: MetadataInit): void {
+    this.trailingMetadata = Metadata.from(trailingMetadata);
+  }
+
+  abort(code: StatusCode, details: string): never {
+    if (!isStatusCode(code)) throw new TypeError(`Cannot abort: ${String(code)} is not a status code`);
+    if (code === StatusCode.OK) throw new TypeError('Cannot abort with OK: abort ends the call with an error status');
+    throw new RpcError(code, String(details ?? ''), { trailingMetadata: this.trailingMetadata });
+  }
+
+  abortWithStatus(status: Status): never {
+    if (status.trailingMetadata !== undefined) this.trailingMetadata = status.trailingMetadata;
+    this.abort(status.code, status.details);
+  }
+
+  setCode(code: StatusCode): void {
+    if (!isStatusCode(code)) throw new TypeError(`Cannot set code: ${String(code)} is not a status code`);
+    this.code = code;
+  }
+
+  setDetails(details: string): void {
+    this.details = String(details);
+  }
+
+  setCompression(compression: Compression): void {
+    this.#call.setResponseCompression(checkCompression(compression, 'setCompression'));
+  }
+
+  disableNextMessageCompression(): void {
+    this.compressNext = false;
+  }
+
+  isActive(): boolean {
+    return this.#call.active;
+  }
+
+  timeRemaining(): number | null {
+    const deadline = this.#call.deadline;
+    return deadline === Infinity ? null : Math.max(0, (deadline - Date.now()) / 1000);
+  }
+
+  addCallback(callback: () => void): boolean {
+    if (typeof callback !== 'function') throw new TypeError('Cannot add callback: expected a function');
+    if (!this.#call.active && this.#call.stream.closed) return false;
+    this.#call.onDone(() => callback());
+    return true;
+  }
+
+  cancel(): void {
+    this.#call.cancel(new RpcError(StatusCode.CANCELLED, 'Call cancelled by the server'), false);
+  }
+
+  /** Takes the one-shot "do not compress the next message" flag. */
+  takeCompressNext(): boolean {
+    const c = this.compressNext;
+    this.compressNext = true;
+    return c;
+  }
+}
+
+function describeSession(session: ServerHttp2Session): { peer: string; auth: AuthContext; identityKey: string | null } {
+  const socket = session.socket;
+  const address = socket?.remoteAddress;
+  let peer: string;
+  // A unix socket has no remote address; grpc-core reports such peers as "unix:".
+  if (address === undefined) peer = 'unix:';
+  else if (socket.remoteFamily === 'IPv6') peer = `ipv6:[${address}]:${socket.remotePort}`;
+  else peer = `ipv4:${address}:${socket.remotePort}`;
+  const tls = tlsSocketOf(session);
+  if (tls === undefined) return { peer, auth: { transport_security_type: [bytes('insecure')], security_level: [bytes('TSI_SECURITY_NONE')] }, identityKey: null };
+  return { peer, ...tlsAuth(tls) };
+}
+
+/** The auth context of a TLS connection, with grpcio's property names. */
+function tlsAuth(tls: TLSSocket): { auth: AuthContext; identityKey: string | null } {
+  const auth: AuthContext = {
+    transport_security_type: [bytes('ssl')],
+    security_level: [bytes('TSI_PRIVACY_AND_INTEGRITY')],
+    ssl_session_reused: [bytes(tls.isSessionReused() ? 'true' : 'false')],
+  };
+  const cert = tls.authorized ? tls.getPeerCertificate() : undefined;
+  if (cert === undefined || cert === null || Object.keys(cert).length === 0) return { auth, identityKey: null };
+  const cn = cert.subject?.CN;
+  const commonNames = Array.isArray(cn) ? cn : cn !== undefined ? [cn] : [];
+  if (commonNames.length > 0) auth.x509_common_name = commonNames.map(bytes);
+  const sans = (cert.subjectaltname ?? '')
+    .split(', ')
+    .filter((s) => s !== '')
+    .map((s) => s.slice(s.indexOf(':') + 1));
+  if (sans.length > 0) auth.x509_subject_alternative_name = sans.map(bytes);
+  if (cert.raw !== undefined) {
+    const b64 = cert.raw.toString('base64').replace(/.{64}/g, '$&\n');
+    auth.x509_pem_cert = [bytes(`-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`)];
+  }
+  const identityKey = sans.length > 0 ? 'x509_subject_alternative_name' : commonNames.length > 0 ? 'x509_common_name' : null;
+  return { auth, identityKey };
+}
+
+function bytes(s: string): Uint8Array {
+  return Buffer.from(s, 'utf8');
+}

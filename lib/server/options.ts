@@ -1,0 +1,161 @@
+/**
+ * Server settings, under gRPC's standard channel-argument names so settings carry over from
+ * grpcio and grpc-js unchanged. Taken as `[key, value]` pairs (as grpcio) or as an object;
+ * unknown keys are ignored, a known key with a bad value is an error at `server()`.
+ */
+export interface ServerOptions {
+  /**
+   * Largest request message accepted, in bytes; a larger one ends the call with
+   * `RESOURCE_EXHAUSTED`. `-1` means no limit.
+   * @defaultValue 4_194_304
+   */
+  readonly 'grpc.max_receive_message_length'?: number;
+  /**
+   * Largest response message sent, in bytes; a larger one ends the call with
+   * `RESOURCE_EXHAUSTED`. `-1` means no limit.
+   * @defaultValue -1
+   */
+  readonly 'grpc.max_send_message_length'?: number;
+  /**
+   * Most streams a client may have open on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+   * @defaultValue 1000
+   */
+  readonly 'grpc.max_concurrent_streams'?: number;
+  /**
+   * How often the server pings each connection to check it is alive, in milliseconds.
+   * @defaultValue 7_200_000 (two hours)
+   */
+  readonly 'grpc.keepalive_time_ms'?: number;
+  /**
+   * How long the server waits for a keepalive ping's answer before closing the connection, in milliseconds.
+   * @defaultValue 20_000
+   */
+  readonly 'grpc.keepalive_timeout_ms'?: number;
+  /**
+   * Whether clients may send keepalive pings on connections with no calls (`0`/`1` or a boolean).
+   * @defaultValue false
+   */
+  readonly 'grpc.keepalive_permit_without_calls'?: number | boolean;
+  /**
+   * Least time between client pings the server tolerates when no call is active, in
+   * milliseconds; faster pings are strikes, and too many end the connection with GOAWAY
+   * `ENHANCE_YOUR_CALM` ("too_many_pings").
+   * @defaultValue 300_000
+   */
+  readonly 'grpc.http2.min_ping_interval_without_data_ms'?: number;
+  /**
+   * How many bad pings are tolerated before the connection is closed; `0` means none.
+   * @defaultValue 2
+   */
+  readonly 'grpc.http2.max_ping_strikes'?: number;
+  /**
+   * A connection with no calls for this long is closed with GOAWAY, in milliseconds.
+   * @defaultValue unlimited
+   */
+  readonly 'grpc.max_connection_idle_ms'?: number;
+  /**
+   * A connection older than this (±10%) is asked to go away, in milliseconds.
+   * @defaultValue unlimited
+   */
+  readonly 'grpc.max_connection_age_ms'?: number;
+  /**
+   * After `grpc.max_connection_age_ms`, how long calls may still run before the connection is closed, in milliseconds.
+   * @defaultValue unlimited
+   */
+  readonly 'grpc.max_connection_age_grace_ms'?: number;
+  /**
+   * Largest header block (metadata) accepted, in bytes.
+   * @defaultValue 16_384
+   */
+  readonly 'grpc.max_metadata_size'?: number;
+  /**
+   * Memory one connection may use for HTTP/2 buffers before new streams are refused, in megabytes (node:http2's `maxSessionMemory`).
+   * @defaultValue 10
+   */
+  readonly 'grpc-node.max_session_memory'?: number;
+}
+
+/** Options as pairs, as grpcio takes them, or as an object. */
+export type ServerOptionsInit = ServerOptions | Iterable<readonly [string, unknown]>;
+
+/** The parsed options. @internal */
+export interface ResolvedServerOptions {
+  readonly maxReceiveMessageBytes: number;
+  readonly maxSendMessageBytes: number;
+  readonly maxConcurrentStreams: number;
+  readonly keepaliveTimeMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly keepalivePermitWithoutCalls: boolean;
+  readonly minPingIntervalWithoutDataMs: number;
+  readonly maxPingStrikes: number;
+  readonly maxConnectionIdleMs: number;
+  readonly maxConnectionAgeMs: number;
+  readonly maxConnectionAgeGraceMs: number;
+  readonly maxHeaderListSize: number;
+  readonly maxSessionMemoryMb: number;
+}
+
+// grpc-core treats INT_MAX as "never" for the duration arguments.
+const INT_MAX = 2_147_483_647;
+
+/**
+ * Checks and resolves server options.
+ * @internal
+ * @throws TypeError or RangeError naming the key of a bad value
+ */
+export function resolveServerOptions(init: ServerOptionsInit | undefined): ResolvedServerOptions {
+  const raw = new Map<string, unknown>();
+  if (init !== undefined) {
+    if (typeof init !== 'object' || init === null) throw new TypeError('Cannot read server options: expected [key, value] pairs or an object');
+    if (Symbol.iterator in init) {
+      for (const pair of init as Iterable<readonly [string, unknown]>) {
+        if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') {
+          throw new TypeError('Cannot read server options: each option must be a [key, value] pair');
+        }
+        raw.set(pair[0], pair[1]);
+      }
+    } else {
+      for (const [k, v] of Object.entries(init)) raw.set(k, v);
+    }
+  }
+  const int = (key: string, fallback: number, min: number): number => {
+    const v = raw.get(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`Cannot use option "${key}": expected an integer, got ${describe(v)}`);
+    if (v < min) throw new RangeError(`Cannot use option "${key}": ${v} is below the minimum of ${min}`);
+    return v;
+  };
+  const duration = (key: string, fallback: number): number => {
+    const v = int(key, fallback, 0);
+    return v >= INT_MAX ? Infinity : v;
+  };
+  const limit = (key: string, fallback: number): number => {
+    const v = int(key, fallback, -1);
+    return v >= INT_MAX ? -1 : v;
+  };
+  const flag = (key: string): boolean => {
+    const v = raw.get(key);
+    if (v === undefined) return false;
+    if (v === 0 || v === 1 || typeof v === 'boolean') return v === 1 || v === true;
+    throw new TypeError(`Cannot use option "${key}": expected 0, 1 or a boolean, got ${describe(v)}`);
+  };
+  return {
+    maxReceiveMessageBytes: limit('grpc.max_receive_message_length', 4 * 1024 * 1024),
+    maxSendMessageBytes: limit('grpc.max_send_message_length', -1),
+    maxConcurrentStreams: Math.min(int('grpc.max_concurrent_streams', 1000, 1), 0xffffffff),
+    keepaliveTimeMs: duration('grpc.keepalive_time_ms', 7_200_000),
+    keepaliveTimeoutMs: duration('grpc.keepalive_timeout_ms', 20_000),
+    keepalivePermitWithoutCalls: flag('grpc.keepalive_permit_without_calls'),
+    minPingIntervalWithoutDataMs: duration('grpc.http2.min_ping_interval_without_data_ms', 300_000),
+    maxPingStrikes: int('grpc.http2.max_ping_strikes', 2, 0),
+    maxConnectionIdleMs: duration('grpc.max_connection_idle_ms', INT_MAX),
+    maxConnectionAgeMs: duration('grpc.max_connection_age_ms', INT_MAX),
+    maxConnectionAgeGraceMs: duration('grpc.max_connection_age_grace_ms', INT_MAX),
+    maxHeaderListSize: int('grpc.max_metadata_size', 16_384, 1024),
+    maxSessionMemoryMb: int('grpc-node.max_session_memory', 10, 1),
+  };
+}
+
+function describe(v: unknown): string {
+  return typeof v === 'string' ? `"${v}"` : String(v);
+}

@@ -1,0 +1,407 @@
+import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import {
+  RpcError,
+  StatusCode,
+  checkCompression,
+  parseGrpcTimeout,
+  type Compression,
+  type ServiceDefinition,
+} from '../protocol/index.js';
+import { ServerCall, TransportServer, headerString, shutdownError, type ServerCallLimits } from '../transport/index.js';
+import { ServerContext } from './context.js';
+import { tlsOptionsOf, type ServerCredentials } from './credentials.js';
+import { runHandler, type ErrorReporter } from './dispatch.js';
+import { Executor, type ExecutorOptions } from './executor.js';
+import {
+  checkMethodHandler,
+  streamStreamRpcMethodHandler,
+  streamUnaryRpcMethodHandler,
+  unaryStreamRpcMethodHandler,
+  unaryUnaryRpcMethodHandler,
+  type GenericRpcHandler,
+  type HandlerCallDetails,
+  type RpcMethodHandler,
+} from './handlers.js';
+import { checkInterceptors, composeInterceptors, type Continuation, type InterceptedHandler, type ServerInterceptor } from './interceptors.js';
+import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInit } from './options.js';
+
+/** Options of {@link server} (grpcio's `grpc.server(...)` arguments, camelCase). */
+export interface ServerConfig {
+  /** Bounds how many handlers run at once; further RPCs wait in order (grpcio's thread pool). Unbounded when omitted. */
+  readonly executor?: ExecutorOptions;
+  /** Generic handlers to register at once, as `addGenericRpcHandlers` would. */
+  readonly handlers?: readonly GenericRpcHandler[];
+  /** Interceptors, first outermost. */
+  readonly interceptors?: readonly ServerInterceptor[];
+  /** Channel arguments, as `[key, value]` pairs or an object. */
+  readonly options?: ServerOptionsInit;
+  /** RPCs in flight beyond this number are answered `RESOURCE_EXHAUSTED` at once. */
+  readonly maximumConcurrentRpcs?: number | null;
+  /** Default compression of responses, used when the client accepts it. */
+  readonly compression?: Compression | null;
+  /**
+   * Receives each error a handler throws that is not an RpcError (the client gets `UNKNOWN`
+   * with a generic message, never the error). Defaults to `console.error`.
+   */
+  readonly onHandlerError?: (error: unknown, method: string) => void;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyHandler = RpcMethodHandler<any, any>;
+
+/** A behavior of any kind, as `addService` implementations hold them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyBehavior = (...args: any[]) => unknown;
+
+/** An implementation of a service for {@link Server.addService}: one behavior per method. */
+export type ServiceImplementation = { readonly [method: string]: AnyBehavior | undefined } | object;
+
+/*
+ * Server lifecycle:
+ *
+ *   NEW ──start()──► STARTED ──stop(grace)──► STOPPING ──all connections closed──► STOPPED
+ *    │                                            ▲
+ *    └──────────────────stop()────────────────────┘
+ *
+ * Ports are bound while NEW. From stop() on, no new RPC is accepted; in-flight RPCs may finish
+ * until the grace runs out, then they are cancelled and the connections closed.
+ */
+const NEW = 0;
+const STARTED = 1;
+const STOPPING = 2;
+const STOPPED = 3;
+
+/**
+ * A gRPC server (grpcio's `grpc.Server`). Make one with {@link server}.
+ */
+export class Server {
+  readonly #options: ResolvedServerOptions;
+  readonly #limits: ServerCallLimits;
+  readonly #transport: TransportServer;
+  readonly #registered = new Map<string, AnyHandler>();
+  readonly #generic: GenericRpcHandler[] = [];
+  readonly #interceptors: ServerInterceptor[];
+  readonly #resolve: Continuation | undefined;
+  readonly #executor: Executor | undefined;
+  readonly #maxRpcs: number;
+  readonly #compression: Compression | undefined;
+  readonly #report: ErrorReporter;
+  readonly #calls = new Set<ServerCall>();
+  #state = NEW;
+  #stopDeadline = Infinity;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #stopped: Promise<void> | undefined;
+  #terminated: Array<() => void> = [];
+
+  /** @internal Use {@link server}. */
+  constructor(config: ServerConfig = {}) {
+    this.#options = resolveServerOptions(config.options);
+    this.#limits = {
+      maxReceiveMessageBytes: this.#options.maxReceiveMessageBytes,
+      maxSendMessageBytes: this.#options.maxSendMessageBytes,
+    };
+    this.#interceptors = checkInterceptors(config.interceptors);
+    this.#resolve = this.#interceptors.length > 0 ? composeInterceptors(this.#interceptors, (d) => this.#lookup(d)) : undefined;
+    this.#executor = config.executor === undefined || config.executor === null ? undefined : new Executor(config.executor);
+    const max = config.maximumConcurrentRpcs;
+    if (max !== undefined && max !== null && (!Number.isInteger(max) || max < 1)) {
+      throw new RangeError(`Cannot create server: maximumConcurrentRpcs must be a positive integer, got ${String(max)}`);
+    }
+    this.#maxRpcs = max ?? Infinity;
+    this.#compression = config.compression === undefined || config.compression === null ? undefined : checkCompression(config.compression, 'compression');
+    const onError = config.onHandlerError;
+    this.#report = onError ?? ((err, method) => console.error(`grpc-iter: handler of ${method} threw`, err));
+    this.#transport = new TransportServer(this.#options, (stream, headers, session) => this.#onStream(stream, headers, session));
+    if (config.handlers !== undefined) this.addGenericRpcHandlers(config.handlers);
+  }
+
+  /**
+   * Registers generic handlers, consulted in order after the registered method handlers.
+   * @param genericRpcHandlers - handlers from {@link methodHandlersGenericHandler} or your own
+   * @throws Error once the server has started
+   */
+  addGenericRpcHandlers(genericRpcHandlers: Iterable<GenericRpcHandler>): void {
+    this.#checkNotStarted('add handlers');
+    for (const h of genericRpcHandlers) {
+      if (typeof (h as Partial<GenericRpcHandler> | null)?.service !== 'function') {
+        throw new TypeError('Cannot add handlers: each generic handler needs a service(handlerCallDetails) method');
+      }
+      this.#generic.push(h);
+    }
+  }
+
+  /**
+   * Registers the method handlers of one service. They take precedence over generic handlers
+   * and are found by a single map lookup.
+   * @param serviceName - the full service name, e.g. `'helloworld.Greeter'`
+   * @param methodHandlers - handlers by method name
+   * @throws TypeError for a value that is not an RpcMethodHandler; Error once started
+   */
+  addRegisteredMethodHandlers(serviceName: string, methodHandlers: Readonly<Record<string, RpcMethodHandler<never, never> | AnyHandler>>): void {
+    this.#checkNotStarted('add handlers');
+    if (typeof serviceName !== 'string' || serviceName === '') throw new TypeError('Cannot add handlers: service name must be a non-empty string');
+    for (const [method, handler] of Object.entries(methodHandlers)) {
+      this.#registered.set(`/${serviceName}/${method}`, checkMethodHandler(handler, `method "${serviceName}/${method}"`));
+    }
+  }
+
+  /**
+   * Registers an implementation of a service definition (from `loadProto`, generated code or
+   * `@grpc/proto-loader`). Each method's behavior is looked up by its name as in the `.proto`
+   * (`GetFeature`), then in lowerCamelCase (`getFeature`); a class instance works, its methods
+   * called on it. Methods left out answer `UNIMPLEMENTED`.
+   * @param definition - the service definition
+   * @param implementation - the behaviors by method name
+   * @throws TypeError for a member that is not a function; Error once started
+   *
+   * @example
+   * ```ts
+   * srv.addService(routeguide.RouteGuide, {
+   *   getFeature: (point) => findFeature(point),
+   *   async *listFeatures(rect) { yield* featuresIn(rect); },
+   * });
+   * ```
+   */
+  addService(definition: ServiceDefinition, implementation: ServiceImplementation): void {
+    this.#checkNotStarted('add service');
+    if (typeof definition !== 'object' || definition === null) throw new TypeError('Cannot add service: definition must be an object');
+    const impl = implementation as Record<string, unknown>;
+    for (const [name, method] of Object.entries(definition)) {
+      const candidates = [name, lowerCamel(name), method.originalName].filter((n): n is string => n !== undefined);
+      const key = candidates.find((n) => impl[n] !== undefined);
+      if (key === undefined) continue;
+      const fn = impl[key];
+      if (typeof fn !== 'function') throw new TypeError(`Cannot add service: "${key}" of the implementation must be a function`);
+      const behavior = (fn as AnyBehavior).bind(implementation);
+      const make = method.requestStream
+        ? method.responseStream
+          ? streamStreamRpcMethodHandler
+          : streamUnaryRpcMethodHandler
+        : method.responseStream
+          ? unaryStreamRpcMethodHandler
+          : unaryUnaryRpcMethodHandler;
+      this.#registered.set(method.path, make(behavior as never, method.requestDeserialize, method.responseSerialize) as AnyHandler);
+    }
+  }
+
+  /**
+   * Opens a plaintext port.
+   * @param address - `host:port`, `[::]:port`, `localhost:0`, `unix:path`; port 0 picks a free one
+   * @returns the bound port
+   * @throws Error once started, or when the address cannot be bound
+   */
+  addInsecurePort(address: string): Promise<number> {
+    return this.#addPort(address, null);
+  }
+
+  /**
+   * Opens a TLS port.
+   * @param address - as for {@link Server.addInsecurePort}
+   * @param serverCredentials - from {@link sslServerCredentials}
+   * @returns the bound port
+   * @throws Error once started, or when the address cannot be bound
+   */
+  addSecurePort(address: string, serverCredentials: ServerCredentials): Promise<number> {
+    return this.#addPort(address, tlsOptionsOf(serverCredentials));
+  }
+
+  async #addPort(address: string, tls: ReturnType<typeof tlsOptionsOf>): Promise<number> {
+    if (typeof address !== 'string') throw new TypeError('Cannot add port: address must be a string');
+    if (this.#state !== NEW) throw new Error(`Cannot add port "${address}": server already ${this.#state === STARTED ? 'started' : 'stopped'}`);
+    return this.#transport.listen(address, tls ?? undefined);
+  }
+
+  /**
+   * Starts serving RPCs. May be called once.
+   * @throws Error when called a second time or after stop
+   */
+  async start(): Promise<void> {
+    if (this.#state !== NEW) throw new Error(`Cannot start server: it was already ${this.#state === STARTED ? 'started' : 'stopped'}`);
+    this.#state = STARTED;
+  }
+
+  /**
+   * Stops the server. No new RPCs are accepted from this moment. With `grace` null (or 0),
+   * every in-flight RPC is cancelled at once; otherwise in-flight RPCs may finish for `grace`
+   * seconds, then the rest are cancelled. Calling it again is harmless, and a shorter grace
+   * takes effect.
+   * @param grace - seconds to let in-flight RPCs finish, or null
+   * @returns a promise that settles when every connection is closed
+   */
+  stop(grace: number | null = null): Promise<void> {
+    if (grace !== null && (typeof grace !== 'number' || Number.isNaN(grace) || grace < 0)) {
+      throw new RangeError(`Cannot stop server: grace must be null or a number of seconds, got ${String(grace)}`);
+    }
+    const deadline = grace === null ? Date.now() : Date.now() + grace * 1000;
+    if (this.#stopped === undefined) {
+      this.#state = STOPPING;
+      this.#transport.beginShutdown();
+      this.#stopped = this.#transport.closed().then(() => {
+        this.#state = STOPPED;
+        if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+        for (const resolve of this.#terminated.splice(0)) resolve();
+      });
+    }
+    if (deadline < this.#stopDeadline && this.#state !== STOPPED) {
+      this.#stopDeadline = deadline;
+      if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
+      const wait = deadline - Date.now();
+      if (wait <= 0) this.#cancelAll();
+      else this.#graceTimer = setTimeout(() => this.#cancelAll(), wait);
+    }
+    return this.#stopped;
+  }
+
+  /**
+   * Waits until the server has stopped.
+   * @param timeout - seconds to wait at most; undefined or null waits for ever
+   * @returns true once stopped, false if `timeout` passed first
+   */
+  waitForTermination(timeout?: number | null): Promise<boolean> {
+    if (this.#state === STOPPED) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve(true);
+      };
+      this.#terminated.push(done);
+      if (timeout !== undefined && timeout !== null) {
+        timer = setTimeout(() => {
+          const i = this.#terminated.indexOf(done);
+          if (i >= 0) this.#terminated.splice(i, 1);
+          resolve(false);
+        }, Math.max(0, timeout * 1000));
+      }
+    });
+  }
+
+  #cancelAll(): void {
+    this.#graceTimer = undefined;
+    const reason = shutdownError();
+    for (const call of [...this.#calls]) call.cancel(reason, true);
+    // Give the statuses a moment to leave, then close whatever is still open.
+    const timer = setTimeout(() => this.#transport.destroySessions(), 100);
+    timer.unref();
+  }
+
+  #checkNotStarted(action: string): void {
+    if (this.#state !== NEW) throw new Error(`Cannot ${action}: server already ${this.#state === STARTED ? 'started' : 'stopped'}`);
+  }
+
+  #lookup(details: HandlerCallDetails): InterceptedHandler {
+    const registered = this.#registered.get(details.method);
+    if (registered !== undefined) return registered as InterceptedHandler;
+    for (const generic of this.#generic) {
+      const handler = generic.service(details);
+      if (handler !== null && handler !== undefined) return handler as InterceptedHandler;
+    }
+    return null;
+  }
+
+  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session): void {
+    const call = new ServerCall(stream, headers, this.#limits);
+    // PROTOCOL-HTTP2.md, Requests: a gRPC request is a POST with content-type application/grpc
+    // (optionally "+proto" or another suffix, or parameters). Anything else is not for us.
+    const contentType = headers['content-type'];
+    if (contentType === undefined || !/^application\/grpc(?:[+;]|$)/.test(contentType)) {
+      call.rejectHttp(415);
+      return;
+    }
+    if (headers[':method'] !== 'POST') {
+      call.rejectHttp(405);
+      return;
+    }
+    if (this.#state !== STARTED) {
+      call.finish(StatusCode.UNAVAILABLE, this.#state === NEW ? 'Server not started' : 'Server is shutting down');
+      return;
+    }
+    if (this.#calls.size >= this.#maxRpcs) {
+      call.finish(StatusCode.RESOURCE_EXHAUSTED, 'Concurrent RPC limit exceeded');
+      return;
+    }
+    const timeout = headerString(headers['grpc-timeout']);
+    if (timeout !== undefined) {
+      let ms: number;
+      try {
+        ms = parseGrpcTimeout(timeout);
+      } catch (err) {
+        call.finish(StatusCode.INTERNAL, (err as Error).message);
+        return;
+      }
+      call.setDeadline(ms);
+    }
+    if (!call.acceptRequestEncoding()) return;
+    if (this.#compression !== undefined) call.setResponseCompression(this.#compression);
+
+    this.#calls.add(call);
+    call.onDone(() => this.#calls.delete(call));
+
+    const path = call.path;
+    const ctx = new ServerContext(call, session);
+    if (this.#resolve === undefined) {
+      const handler = this.#lookup({ method: path, get invocationMetadata() { return call.metadata; } });
+      this.#run(call, ctx, handler);
+    } else {
+      const details: HandlerCallDetails = { method: path, invocationMetadata: call.metadata };
+      let resolved: InterceptedHandler | Promise<InterceptedHandler>;
+      try {
+        resolved = this.#resolve(details);
+      } catch (err) {
+        this.#interceptorFailed(call, err);
+        return;
+      }
+      if (resolved instanceof Promise) resolved.then((h) => this.#run(call, ctx, h), (err: unknown) => this.#interceptorFailed(call, err));
+      else this.#run(call, ctx, resolved);
+    }
+  }
+
+  #interceptorFailed(call: ServerCall, err: unknown): void {
+    if (err instanceof RpcError) {
+      call.finish(err.code === StatusCode.OK ? StatusCode.UNKNOWN : err.code, err.details, err.trailingMetadata.size > 0 ? err.trailingMetadata : undefined);
+      return;
+    }
+    this.#report(err, call.path);
+    call.finish(StatusCode.UNKNOWN, 'Unexpected error in interceptor');
+  }
+
+  #run(call: ServerCall, ctx: ServerContext, handler: InterceptedHandler): void {
+    if (!call.active) return;
+    if (handler === null || handler === undefined) {
+      call.finish(StatusCode.UNIMPLEMENTED, `Method not found: ${call.path}`);
+      return;
+    }
+    const executor = this.#executor;
+    if (executor === undefined) {
+      void runHandler(call, ctx, handler as AnyHandler, this.#report);
+      return;
+    }
+    const withdraw = executor.submit(() => (call.active ? runHandler(call, ctx, handler as AnyHandler, this.#report) : Promise.resolve()));
+    call.onDone(withdraw);
+  }
+}
+
+function lowerCamel(name: string): string {
+  return name.charAt(0).toLowerCase() + name.slice(1);
+}
+
+/**
+ * Creates a server (grpcio's `grpc.server`).
+ *
+ * @param config - executor, handlers, interceptors, options, maximumConcurrentRpcs, compression
+ * @returns a new, not yet started server
+ * @throws TypeError or RangeError for a bad option value
+ *
+ * @example
+ * ```ts
+ * const srv = server({ executor: { maxWorkers: 10 }, options: [['grpc.keepalive_time_ms', 30_000]] });
+ * srv.addGenericRpcHandlers([greeter]);
+ * const port = await srv.addInsecurePort('[::]:50051');
+ * await srv.start();
+ * process.on('SIGINT', () => void srv.stop(5));
+ * await srv.waitForTermination();
+ * ```
+ */
+export function server(config: ServerConfig = {}): Server {
+  return new Server(config);
+}

@@ -1,0 +1,317 @@
+import * as http2 from 'node:http2';
+import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import { rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { Http2Code } from '../protocol/index.js';
+
+/** Connection-level settings of a server, from its channel arguments. @internal */
+export interface TransportServerOptions {
+  readonly maxConcurrentStreams: number;
+  readonly keepaliveTimeMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly keepalivePermitWithoutCalls: boolean;
+  readonly minPingIntervalWithoutDataMs: number;
+  readonly maxPingStrikes: number;
+  readonly maxConnectionIdleMs: number;
+  readonly maxConnectionAgeMs: number;
+  readonly maxConnectionAgeGraceMs: number;
+  readonly maxSessionMemoryMb: number;
+  readonly maxHeaderListSize: number;
+}
+
+/** TLS settings of a secure port. @internal */
+export interface TlsServerOptions {
+  readonly key: Array<string | Buffer>;
+  readonly cert: Array<string | Buffer>;
+  readonly ca?: string | Buffer | undefined;
+  readonly requestCert: boolean;
+  readonly rejectUnauthorized: boolean;
+}
+
+/** Receives each new stream. @internal */
+export type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session) => void;
+
+interface SessionState {
+  activeStreams: number;
+  lastPingAt: number;
+  pingStrikes: number;
+  keepaliveTimer?: NodeJS.Timeout | undefined;
+  idleTimer?: NodeJS.Timeout | undefined;
+  ageTimer?: NodeJS.Timeout | undefined;
+  graceTimer?: NodeJS.Timeout | undefined;
+}
+
+/**
+ * The HTTP/2 side of a server: listening sockets, sessions and their connection-level
+ * policies (keepalive pings, idle and age limits, ping abuse), per doc/keepalive.md and
+ * gRFC A9 (max connection idle/age).
+ * @internal
+ */
+export class TransportServer {
+  readonly #options: TransportServerOptions;
+  readonly #onStream: StreamListener;
+  readonly #listeners: http2.Http2Server[] = [];
+  readonly #unixPaths: string[] = [];
+  readonly #sessions = new Map<ServerHttp2Session, SessionState>();
+  #closing = false;
+
+  constructor(options: TransportServerOptions, onStream: StreamListener) {
+    this.#options = options;
+    this.#onStream = onStream;
+  }
+
+  /** How many connections are open. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Listens on `address` (`host:port`, `[v6]:port`, `unix:path`); resolves to the bound port
+   * (1 for a unix socket, as grpcio and grpc-js answer).
+   */
+  async listen(address: string, tls: TlsServerOptions | undefined): Promise<number> {
+    const target = parseListenAddress(address);
+    if (target.path !== undefined) {
+      await this.#listenOne(tls, { path: target.path });
+      this.#unixPaths.push(target.path);
+      return 1;
+    }
+    const [first, ...rest] = target.hosts;
+    let port: number;
+    try {
+      port = await this.#listenOne(tls, { host: first!, port: target.port });
+    } catch (err) {
+      // '[::]' on a machine without IPv6 falls back to every IPv4 address.
+      if (first !== '::' || (err as { code?: string }).code !== 'EAFNOSUPPORT') throw err;
+      port = await this.#listenOne(tls, { host: '0.0.0.0', port: target.port });
+    }
+    for (const host of rest) {
+      // 'localhost' is both 127.0.0.1 and ::1; a missing IPv6 stack is not an error.
+      await this.#listenOne(tls, { host, port }).catch(() => undefined);
+    }
+    return port;
+  }
+
+  #listenOne(tls: TlsServerOptions | undefined, where: { host?: string; port?: number; path?: string }): Promise<number> {
+    const o = this.#options;
+    const settings: http2.Settings = {
+      maxConcurrentStreams: o.maxConcurrentStreams,
+      maxHeaderListSize: o.maxHeaderListSize,
+    };
+    const common: http2.ServerOptions = {
+      settings,
+      maxSessionMemory: o.maxSessionMemoryMb,
+      maxHeaderListPairs: 256,
+    };
+    const server = tls
+      ? http2.createSecureServer({
+          ...common,
+          key: tls.key,
+          cert: tls.cert,
+          ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+          requestCert: tls.requestCert,
+          rejectUnauthorized: tls.rejectUnauthorized,
+          ALPNProtocols: ['h2'],
+          allowHTTP1: false,
+        })
+      : http2.createServer(common);
+    server.on('session', (session) => this.#onSession(session));
+    server.on('stream', (stream, headers) => this.#onStream(stream, headers, stream.session as ServerHttp2Session));
+    // A TLS handshake failure or a stray socket error concerns that connection only.
+    server.on('tlsClientError', noop);
+    server.on('sessionError', noop);
+    return new Promise<number>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        server.off('listening', onListening);
+        reject(err);
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        server.on('error', noop);
+        this.#listeners.push(server);
+        const address = server.address();
+        resolve(typeof address === 'object' && address !== null ? (address as AddressInfo).port : 1);
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      if (where.path !== undefined) server.listen(where.path);
+      else server.listen(where.port, where.host);
+    });
+  }
+
+  #onSession(session: ServerHttp2Session): void {
+    if (this.#closing) {
+      session.goaway(Http2Code.NO_ERROR);
+      session.destroy();
+      return;
+    }
+    const o = this.#options;
+    const state: SessionState = { activeStreams: 0, lastPingAt: 0, pingStrikes: 0 };
+    this.#sessions.set(session, state);
+    session.on('error', noop);
+    session.on('close', () => this.#onSessionClose(session, state));
+    session.on('stream', (stream) => {
+      state.activeStreams++;
+      state.pingStrikes = 0; // doc/keepalive.md: a ping after data is not abuse
+      if (state.idleTimer !== undefined) {
+        clearTimeout(state.idleTimer);
+        state.idleTimer = undefined;
+      }
+      stream.once('close', () => {
+        state.activeStreams--;
+        if (state.activeStreams === 0) this.#armIdle(session, state);
+      });
+    });
+    session.on('ping', () => this.#onPing(session, state));
+
+    if (isFinite(o.keepaliveTimeMs) && o.keepaliveTimeMs > 0) {
+      state.keepaliveTimer = setInterval(() => this.#sendKeepalive(session), o.keepaliveTimeMs);
+      state.keepaliveTimer.unref();
+    }
+    if (isFinite(o.maxConnectionAgeMs)) {
+      // gRFC A9: +/-10% jitter spreads reconnections of clients that connected together.
+      const age = o.maxConnectionAgeMs * (0.9 + Math.random() * 0.2);
+      state.ageTimer = setTimeout(() => this.#onMaxAge(session, state), age);
+      state.ageTimer.unref();
+    }
+    this.#armIdle(session, state);
+  }
+
+  #armIdle(session: ServerHttp2Session, state: SessionState): void {
+    const idle = this.#options.maxConnectionIdleMs;
+    if (!isFinite(idle) || state.idleTimer !== undefined || session.destroyed) return;
+    state.idleTimer = setTimeout(() => {
+      state.idleTimer = undefined;
+      if (state.activeStreams === 0) this.#goaway(session, Http2Code.NO_ERROR, 'max_idle');
+    }, idle);
+    state.idleTimer.unref();
+  }
+
+  #onMaxAge(session: ServerHttp2Session, state: SessionState): void {
+    state.ageTimer = undefined;
+    this.#goaway(session, Http2Code.NO_ERROR, 'max_age');
+    const grace = this.#options.maxConnectionAgeGraceMs;
+    if (isFinite(grace)) {
+      state.graceTimer = setTimeout(() => session.destroy(), grace);
+      state.graceTimer.unref();
+    }
+  }
+
+  #sendKeepalive(session: ServerHttp2Session): void {
+    if (session.destroyed || session.closed) return;
+    const timeout = setTimeout(() => session.destroy(), this.#options.keepaliveTimeoutMs);
+    timeout.unref();
+    try {
+      const sent = session.ping((err) => {
+        clearTimeout(timeout);
+        if (err !== null && !session.destroyed) session.destroy();
+      });
+      if (!sent) clearTimeout(timeout);
+    } catch {
+      clearTimeout(timeout);
+    }
+  }
+
+  // doc/keepalive.md, "Server Enforcement": pings more often than allowed are strikes; past
+  // the allowed number the server sends GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
+  #onPing(session: ServerHttp2Session, state: SessionState): void {
+    const o = this.#options;
+    const now = Date.now();
+    const idle = state.activeStreams === 0;
+    let bad = false;
+    if (idle && !o.keepalivePermitWithoutCalls) bad = true;
+    else if (now - state.lastPingAt < o.minPingIntervalWithoutDataMs) bad = true;
+    state.lastPingAt = now;
+    if (bad && ++state.pingStrikes > o.maxPingStrikes) {
+      this.#goaway(session, Http2Code.ENHANCE_YOUR_CALM, 'too_many_pings');
+      session.destroy();
+    }
+  }
+
+  #goaway(session: ServerHttp2Session, code: number, debug: string): void {
+    if (session.destroyed || session.closed) return;
+    try {
+      session.goaway(code, undefined, Buffer.from(debug));
+    } catch {
+      // The session may be closing already; nothing more to tell the peer.
+    }
+    session.close();
+  }
+
+  #onSessionClose(session: ServerHttp2Session, state: SessionState): void {
+    for (const t of [state.keepaliveTimer, state.idleTimer, state.ageTimer, state.graceTimer]) if (t !== undefined) clearTimeout(t);
+    this.#sessions.delete(session);
+    this.#maybeClosed();
+  }
+
+  /** Stops accepting connections and tells every client to open no new streams (GOAWAY). */
+  beginShutdown(): void {
+    this.#closing = true;
+    for (const server of this.#listeners) server.close();
+    for (const session of this.#sessions.keys()) this.#goaway(session, Http2Code.NO_ERROR, 'server_shutdown');
+  }
+
+  /** Tears down every connection at once. */
+  destroySessions(): void {
+    for (const session of [...this.#sessions.keys()]) session.destroy();
+  }
+
+  #closedWaiters: Array<() => void> = [];
+
+  /** Resolves once every listener and connection is closed. */
+  closed(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#closedWaiters.push(resolve);
+      this.#maybeClosed();
+    });
+  }
+
+  #maybeClosed(): void {
+    if (!this.#closing || this.#sessions.size > 0) return;
+    const listeners = this.#listeners.splice(0);
+    const paths = this.#unixPaths.splice(0);
+    void Promise.all(listeners.map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r())))).then(async () => {
+      for (const p of paths) await rm(p, { force: true }).catch(() => undefined);
+      for (const resolve of this.#closedWaiters.splice(0)) resolve();
+    });
+  }
+}
+
+/** Where to listen. @internal */
+export interface ListenTarget {
+  readonly hosts: string[];
+  readonly port: number;
+  readonly path?: string;
+}
+
+/**
+ * Parses a grpcio bind address: `host:port`, `[v6]:port`, `:port`, `unix:path`,
+ * `unix:///abs/path`.
+ * @internal
+ * @throws TypeError for anything else
+ */
+export function parseListenAddress(address: string): ListenTarget {
+  if (address.startsWith('unix:')) {
+    const rest = address.slice(5);
+    const path = rest.startsWith('//') ? rest.slice(2) : rest;
+    if (path === '') throw new TypeError(`Cannot parse address "${address}": empty unix socket path`);
+    return { hosts: [], port: 0, path };
+  }
+  const match = /^(?:\[([0-9a-fA-F:.%\w]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(address);
+  if (match === null) throw new TypeError(`Cannot parse address "${address}": expected host:port, [ipv6]:port or unix:path`);
+  const port = Number(match[3]);
+  if (port > 65535) throw new RangeError(`Cannot parse address "${address}": port ${port} is out of range`);
+  const host = match[1] ?? match[2] ?? '';
+  if (host === '') return { hosts: ['::'], port };
+  if (host === 'localhost') return { hosts: ['127.0.0.1', '::1'], port };
+  return { hosts: [host], port };
+}
+
+/** The TLS peer of a session, for the auth context. @internal */
+export function tlsSocketOf(session: ServerHttp2Session): TLSSocket | undefined {
+  const socket = session.socket as TLSSocket | undefined;
+  return socket !== undefined && 'encrypted' in socket && socket.encrypted ? socket : undefined;
+}
+
+function noop(): void {}

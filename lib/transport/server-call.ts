@@ -1,0 +1,488 @@
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import {
+  ACCEPT_ENCODING,
+  Compression,
+  RpcError,
+  StatusCode,
+  compress,
+  compressionFromName,
+  compressionName,
+  createFrameDecoder,
+  decompress,
+  encodeFrame,
+  encodeGrpcMessage,
+  headersToMetadata,
+  metadataToHeaders,
+  statusFromRstCode,
+  type Frame,
+  type HeaderMap,
+  type Metadata,
+} from '../protocol/index.js';
+
+/** Per-call limits, from the server's options. @internal */
+export interface ServerCallLimits {
+  /** Largest request message in bytes; negative: no limit. */
+  readonly maxReceiveMessageBytes: number;
+  /** Largest response message in bytes; negative: no limit. */
+  readonly maxSendMessageBytes: number;
+}
+
+/*
+ * Life of a server call, as seen from the HTTP/2 stream:
+ *
+ *   OPEN ──sendHeaders──► HEADERS_SENT ──finish──► FINISHED (trailers queued)
+ *     │                        │                       │
+ *     └──────finish────────────┴──► FINISHED           └──stream 'close'──► CLOSED
+ *     (Trailers-Only)
+ *
+ *   Any state before FINISHED ──stream reset / connection lost / deadline / cancel──► CANCELLED
+ *
+ * The call's signal aborts only on the CANCELLED transition (an abnormal end). `finish` after
+ * a cancel is ignored.
+ */
+const OPEN = 0;
+const HEADERS_SENT = 1;
+const FINISHED = 2;
+const CANCELLED = 3;
+
+const EMPTY: Frame[] = [];
+
+/**
+ * Adapts one `node:http2` server stream into a gRPC call: request messages in, response
+ * messages out, status at the end, and one AbortSignal for abnormal ends.
+ * @internal
+ */
+export class ServerCall {
+  readonly stream: ServerHttp2Stream;
+  readonly headers: IncomingHttpHeaders;
+  readonly path: string;
+  /** Milliseconds since the epoch when the call's deadline passes, or Infinity. */
+  deadline = Infinity;
+
+  #state = OPEN;
+  #limits: ServerCallLimits;
+  #metadata: Metadata | undefined;
+  #controller: AbortController | undefined;
+  #abortReason: RpcError | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #requestCompression: Compression = Compression.NoCompression;
+  #responseCompression: Compression = Compression.NoCompression;
+  #responseCompressionSent = false;
+  #doneCallbacks: Array<(cancelled: boolean) => void> | undefined;
+  #trailers: HeaderMap | undefined;
+  #readStarted = false;
+  /** Resolvers of whatever waits on the stream (readable, drain); a cancel wakes them all. */
+  #waiters: Array<() => void> = [];
+
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, limits: ServerCallLimits) {
+    this.stream = stream;
+    this.headers = headers;
+    this.path = headers[':path'] ?? '';
+    this.#limits = limits;
+    stream.once('close', () => this.#onClose());
+    stream.on('error', noop); // reported through 'close' and rstCode
+    stream.once('wantTrailers', () => this.#sendTrailers());
+  }
+
+  /** The request's user metadata (reserved headers left out). */
+  get metadata(): Metadata {
+    return (this.#metadata ??= headersToMetadata(this.headers as HeaderMap));
+  }
+
+  /** Aborts when the call ends abnormally; the reason is an RpcError. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Whether the call has neither finished nor been cancelled. */
+  get active(): boolean {
+    return this.#state < FINISHED;
+  }
+
+  /** Whether the call was cancelled (reset, deadline, server stop, `cancel()`). */
+  get cancelled(): boolean {
+    return this.#state === CANCELLED;
+  }
+
+  /** Why the call was cancelled, once it has been. */
+  get cancelReason(): RpcError | undefined {
+    return this.#abortReason;
+  }
+
+  /** Registers a callback for when the call ends, cancelled or not. */
+  onDone(callback: (cancelled: boolean) => void): void {
+    if (this.#state === CANCELLED || this.stream.closed) {
+      callback(this.#state === CANCELLED);
+      return;
+    }
+    (this.#doneCallbacks ??= []).push(callback);
+  }
+
+  /**
+   * Reads the `grpc-encoding` of the request. Returns false (after answering UNIMPLEMENTED)
+   * when the codec is unknown: doc/compression.md asks for UNIMPLEMENTED and our accept list.
+   */
+  acceptRequestEncoding(): boolean {
+    const name = headerString(this.headers['grpc-encoding']);
+    if (name === undefined || name === 'identity') return true;
+    const algorithm = compressionFromName(name);
+    if (algorithm === undefined) {
+      this.finish(StatusCode.UNIMPLEMENTED, `Cannot decompress request: unsupported grpc-encoding "${name}"`);
+      return false;
+    }
+    this.#requestCompression = algorithm;
+    return true;
+  }
+
+  /**
+   * Chooses response compression, if the client accepts it (doc/compression.md: never send
+   * an encoding the peer did not list).
+   */
+  setResponseCompression(algorithm: Compression): void {
+    if (this.#responseCompressionSent) return;
+    if (algorithm === Compression.NoCompression) {
+      this.#responseCompression = algorithm;
+      return;
+    }
+    const accepted = headerString(this.headers['grpc-accept-encoding']);
+    if (accepted !== undefined && accepted.split(',').some((e) => e.trim() === compressionName(algorithm))) {
+      this.#responseCompression = algorithm;
+    }
+  }
+
+  /** Starts the deadline timer; when it fires the call ends DEADLINE_EXCEEDED. */
+  setDeadline(timeoutMs: number): void {
+    this.deadline = Date.now() + timeoutMs;
+    // setTimeout takes at most 2^31-1 ms; longer deadlines never fire in practice.
+    if (timeoutMs < 2_147_483_647) {
+      this.#timer = setTimeout(() => this.#onDeadline(), Math.max(0, timeoutMs));
+      this.#timer.unref?.();
+    }
+  }
+
+  #onDeadline(): void {
+    this.#timer = undefined;
+    if (this.#state >= FINISHED) return;
+    this.cancel(new RpcError(StatusCode.DEADLINE_EXCEEDED, 'Deadline exceeded'), true);
+  }
+
+  /**
+   * Ends the call abnormally: aborts the signal with `reason`, and answers the client with
+   * that status if it can still hear one, or resets the stream.
+   */
+  cancel(reason: RpcError, sendStatus: boolean): void {
+    if (this.#state >= FINISHED) return;
+    const stream = this.stream;
+    // A status queued behind response bytes the client is not reading would never arrive:
+    // reset the stream instead (the client's own deadline or the reset tells it).
+    if (sendStatus && !stream.destroyed && stream.writableLength === 0) this.#sendStatus(reason.code, reason.details, undefined);
+    else if (!stream.destroyed) stream.close(0x8 /* CANCEL */);
+    this.#cancel(reason);
+  }
+
+  #cancel(reason: RpcError): void {
+    if (this.#state === CANCELLED) return;
+    this.#state = CANCELLED;
+    this.#abortReason = reason;
+    this.#clearTimer();
+    this.#wake();
+    this.#controller?.abort(reason);
+    this.#runDone(true);
+  }
+
+  #wake(): void {
+    for (const resolve of this.#waiters.splice(0)) resolve();
+  }
+
+  /** Waits for any of the stream's `events`, or for the call to be cancelled. */
+  #waitFor(events: readonly string[]): Promise<void> {
+    const stream = this.stream;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        for (const e of events) stream.off(e, done);
+        const i = this.#waiters.indexOf(done);
+        if (i >= 0) this.#waiters.splice(i, 1);
+        resolve();
+      };
+      for (const e of events) stream.on(e, done);
+      this.#waiters.push(done);
+    });
+  }
+
+  #onClose(): void {
+    this.#clearTimer();
+    if (this.#state < FINISHED) {
+      // The stream closed before we sent a status: the client reset it or the connection died.
+      const code = this.stream.rstCode;
+      const reason = code === undefined || code === 0 ? new RpcError(StatusCode.CANCELLED, 'Call cancelled: connection closed') : statusFromRstCode(code);
+      this.#cancel(reason.code === StatusCode.CANCELLED ? reason : new RpcError(StatusCode.CANCELLED, `Call cancelled: ${reason.details}`));
+      return;
+    }
+    this.#runDone(this.#state === CANCELLED);
+  }
+
+  #runDone(cancelled: boolean): void {
+    const callbacks = this.#doneCallbacks;
+    if (callbacks === undefined) return;
+    this.#doneCallbacks = undefined;
+    for (const cb of callbacks) {
+      try {
+        cb(cancelled);
+      } catch (err) {
+        process.emitWarning(`A call's done callback threw: ${String(err)}`);
+      }
+    }
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  // ---- inbound ----
+
+  /**
+   * Reads a whole unary request: every byte until END_STREAM, then exactly one message.
+   * @throws RpcError for a bad frame, a size over the limit, zero or several messages, or cancellation
+   */
+  readUnary(): Promise<Uint8Array> {
+    this.#readStarted = true;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const decoder = createFrameDecoder({ maxMessageBytes: this.#limits.maxReceiveMessageBytes });
+      let message: Frame | undefined;
+      let failed = false;
+      const stream = this.stream;
+      const fail = (err: unknown): void => {
+        if (failed) return;
+        failed = true;
+        cleanup();
+        reject(err);
+      };
+      const onData = (chunk: Buffer): void => {
+        if (failed) return;
+        try {
+          const frames = decoder.decode(chunk);
+          if (frames.length > 0) {
+            if (message !== undefined || frames.length > 1) throw new RpcError(StatusCode.UNIMPLEMENTED, 'Cannot accept request: a unary method got more than one request message');
+            message = frames[0];
+          }
+        } catch (err) {
+          stream.resume(); // keep discarding what else arrives
+          fail(err);
+        }
+      };
+      const onEnd = (): void => {
+        if (failed) return;
+        cleanup();
+        try {
+          decoder.end();
+          if (message === undefined) throw new RpcError(StatusCode.UNIMPLEMENTED, 'Cannot accept request: a unary method got no request message');
+          const m = message;
+          if (m.compressed) this.#decompress(m.payload).then(resolve, reject);
+          else resolve(m.payload);
+        } catch (err) {
+          reject(err);
+        }
+      };
+      const onClose = (): void => fail(this.#abortReason ?? new RpcError(StatusCode.CANCELLED, 'Call cancelled'));
+      const cleanup = (): void => {
+        stream.off('data', onData);
+        stream.off('end', onEnd);
+        stream.off('close', onClose);
+      };
+      stream.on('data', onData);
+      stream.once('end', onEnd);
+      stream.once('close', onClose);
+    });
+  }
+
+  /**
+   * The request messages of a streaming call, decoded with `deserialize`, read only as fast as
+   * they are pulled so HTTP/2 flow control pushes back on the client. Ends when the client
+   * half-closes; throws an AbortError when the call is cancelled, so a cancelled stream never
+   * looks finished. A bad message ends the call with its status before the error is thrown.
+   */
+  async *readMessages<T>(deserialize: (bytes: Uint8Array) => T): AsyncGenerator<T, void, undefined> {
+    this.#readStarted = true;
+    const stream = this.stream;
+    const decoder = createFrameDecoder({ maxMessageBytes: this.#limits.maxReceiveMessageBytes });
+    let pending: Frame[] = EMPTY;
+    let index = 0;
+    try {
+      for (;;) {
+        while (index < pending.length) {
+          const frame = pending[index++]!;
+          yield deserialize(frame.compressed ? await this.#decompress(frame.payload) : frame.payload);
+        }
+        if (this.#state === CANCELLED) throw abortError(this.#abortReason);
+        const chunk = stream.read() as Buffer | null;
+        if (chunk !== null) {
+          pending = decoder.decode(chunk);
+          index = 0;
+          continue;
+        }
+        if (stream.readableEnded) {
+          decoder.end();
+          return;
+        }
+        await this.#waitFor(READ_EVENTS);
+      }
+    } catch (err) {
+      if (err instanceof RpcError && this.#state < FINISHED) this.cancel(err, true);
+      throw err;
+    }
+  }
+
+  async #decompress(payload: Uint8Array): Promise<Uint8Array> {
+    if (this.#requestCompression === Compression.NoCompression) {
+      throw new RpcError(StatusCode.INTERNAL, 'Cannot decompress request: compressed flag set without grpc-encoding');
+    }
+    return decompress(this.#requestCompression, payload, this.#limits.maxReceiveMessageBytes);
+  }
+
+  // ---- outbound ----
+
+  #responseHeaders(metadata: Metadata | undefined): HeaderMap {
+    const headers: HeaderMap = {
+      ':status': 200,
+      'content-type': 'application/grpc',
+      'grpc-accept-encoding': ACCEPT_ENCODING,
+    };
+    if (this.#responseCompression !== Compression.NoCompression) headers['grpc-encoding'] = compressionName(this.#responseCompression);
+    if (metadata !== undefined) metadataToHeaders(metadata, headers);
+    return headers;
+  }
+
+  /** Sends response headers with `metadata`, once. */
+  sendHeaders(metadata?: Metadata): void {
+    if (this.#state !== OPEN) return;
+    this.#state = HEADERS_SENT;
+    this.#responseCompressionSent = true;
+    if (this.stream.destroyed) return;
+    this.stream.respond(this.#responseHeaders(metadata), { waitForTrailers: true });
+  }
+
+  /**
+   * Frames a serialized response message, compressing it when the call compresses and
+   * `compressible` is true. A promise means the caller must wait for it (compression, or the
+   * stream's buffer is full) before writing more.
+   */
+  write(payload: Uint8Array, compressible: boolean): Promise<void> | undefined {
+    if (this.#state >= FINISHED) return undefined;
+    const max = this.#limits.maxSendMessageBytes;
+    if (max >= 0 && payload.length > max) {
+      throw new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Cannot send message: ${payload.length} bytes is over the limit of ${max}`);
+    }
+    if (this.#state === OPEN) this.sendHeaders();
+    if (compressible && this.#responseCompression !== Compression.NoCompression) {
+      return compress(this.#responseCompression, payload).then((bytes) => this.#writeFrame(encodeFrame(bytes, true)));
+    }
+    return this.#writeFrame(encodeFrame(payload, false));
+  }
+
+  #writeFrame(frame: Buffer): Promise<void> | undefined {
+    if (this.#state >= FINISHED || this.stream.destroyed) return undefined;
+    if (this.stream.write(frame)) return undefined;
+    return this.#waitFor(DRAIN_EVENTS);
+  }
+
+  /**
+   * Ends the call with a status. Without headers sent yet, this is a Trailers-Only response
+   * (PROTOCOL-HTTP2.md, Responses). A unary response may be passed as `lastMessage` so headers,
+   * message and trailers leave together.
+   */
+  finish(code: StatusCode, details: string, trailers?: Metadata, lastMessage?: Buffer): void {
+    if (this.#state >= FINISHED) return;
+    this.#sendStatus(code, details, trailers, lastMessage);
+  }
+
+  #sendStatus(code: StatusCode, details: string, trailers: Metadata | undefined, lastMessage?: Buffer): void {
+    const headersSent = this.#state === HEADERS_SENT;
+    this.#state = FINISHED;
+    this.#clearTimer();
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    const status: HeaderMap = { 'grpc-status': String(code) };
+    if (details !== '') status['grpc-message'] = encodeGrpcMessage(details);
+    if (trailers !== undefined) metadataToHeaders(trailers, status);
+    if (!headersSent && lastMessage === undefined) {
+      // Trailers-Only: status and trailers in the single HEADERS frame, with END_STREAM.
+      const headers: HeaderMap = { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': ACCEPT_ENCODING, ...status };
+      stream.respond(headers, { endStream: true });
+    } else {
+      if (!headersSent) stream.respond(this.#responseHeaders(undefined), { waitForTrailers: true });
+      this.#trailers = status;
+      if (lastMessage !== undefined) stream.end(lastMessage);
+      else stream.end();
+    }
+    // A handler may answer before reading every request: the rest is discarded, not reset.
+    if (!stream.readableEnded) {
+      if (this.#readStarted) stream.removeAllListeners('data');
+      stream.resume();
+    }
+  }
+
+  /** A unary response: headers (with `initial`), one message and the status in one go. */
+  finishUnary(payload: Uint8Array, compressible: boolean, trailers: Metadata | undefined, initial: Metadata | undefined, details: string): Promise<void> | undefined {
+    if (this.#state >= FINISHED) return undefined;
+    const max = this.#limits.maxSendMessageBytes;
+    if (max >= 0 && payload.length > max) {
+      throw new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Cannot send message: ${payload.length} bytes is over the limit of ${max}`);
+    }
+    if (this.#state === OPEN) {
+      this.#state = HEADERS_SENT;
+      this.#responseCompressionSent = true;
+      if (!this.stream.destroyed) this.stream.respond(this.#responseHeaders(initial), { waitForTrailers: true });
+    }
+    if (compressible && this.#responseCompression !== Compression.NoCompression) {
+      return compress(this.#responseCompression, payload).then((bytes) => {
+        if (this.#state < FINISHED) this.#sendStatus(StatusCode.OK, details, trailers, encodeFrame(bytes, true));
+      });
+    }
+    this.#sendStatus(StatusCode.OK, details, trailers, encodeFrame(payload, false));
+    return undefined;
+  }
+
+  #sendTrailers(): void {
+    const trailers = this.#trailers ?? { 'grpc-status': String(StatusCode.OK) };
+    this.#trailers = undefined;
+    if (!this.stream.destroyed) this.stream.sendTrailers(trailers);
+  }
+
+  /** Answers a request that is not gRPC at all with a bare HTTP status (no handler runs). */
+  rejectHttp(httpStatus: number): void {
+    this.#state = FINISHED;
+    this.#clearTimer();
+    if (this.stream.destroyed) return;
+    this.stream.respond({ ':status': httpStatus }, { endStream: true });
+    this.stream.resume();
+  }
+}
+
+function noop(): void {}
+
+/** A header that may have arrived more than once, joined as HTTP joins lists. @internal */
+export function headerString(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+function abortError(reason: RpcError | undefined): Error {
+  const err = new Error(reason?.message ?? 'Call cancelled', { cause: reason });
+  err.name = 'AbortError';
+  return err;
+}
+
+const READ_EVENTS = ['readable', 'end', 'close'] as const;
+const DRAIN_EVENTS = ['drain', 'close'] as const;
+
+/** The status a client sees when the server stops with calls in flight. @internal */
+export function shutdownError(): RpcError {
+  return new RpcError(StatusCode.UNAVAILABLE, 'Server is shutting down');
+}
+
