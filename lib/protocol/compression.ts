@@ -15,8 +15,11 @@ import { StatusCode } from './status.js';
  * ```
  */
 export const Compression = {
+  /** No compression (`identity`). */
   NoCompression: 0,
+  /** zlib deflate (`deflate`). */
   Deflate: 1,
+  /** gzip (`gzip`). */
   Gzip: 2,
 } as const;
 

@@ -7,22 +7,39 @@
  * ```
  */
 export const StatusCode = {
+  /** Not an error; returned on success. */
   OK: 0,
+  /** The operation was cancelled, typically by the caller. */
   CANCELLED: 1,
+  /** Unknown error, e.g. an exception a handler threw. */
   UNKNOWN: 2,
+  /** The client specified an invalid argument. */
   INVALID_ARGUMENT: 3,
+  /** The deadline expired before the operation could complete. */
   DEADLINE_EXCEEDED: 4,
+  /** Some requested entity was not found. */
   NOT_FOUND: 5,
+  /** The entity a client attempted to create already exists. */
   ALREADY_EXISTS: 6,
+  /** The caller does not have permission to execute the operation. */
   PERMISSION_DENIED: 7,
+  /** Some resource has been exhausted (a quota, a size limit, a concurrency limit). */
   RESOURCE_EXHAUSTED: 8,
+  /** The system is not in a state required for the operation. */
   FAILED_PRECONDITION: 9,
+  /** The operation was aborted, typically by a concurrency issue. */
   ABORTED: 10,
+  /** The operation was attempted past the valid range. */
   OUT_OF_RANGE: 11,
+  /** The operation is not implemented or not supported. */
   UNIMPLEMENTED: 12,
+  /** Internal error: an invariant the system expects has been broken. */
   INTERNAL: 13,
+  /** The service is currently unavailable; retrying may succeed. */
   UNAVAILABLE: 14,
+  /** Unrecoverable data loss or corruption. */
   DATA_LOSS: 15,
+  /** The request does not have valid authentication credentials. */
   UNAUTHENTICATED: 16,
 } as const;
 

@@ -243,7 +243,8 @@ function kindName(h: Partial<RpcMethodHandler>): string {
  * srv.addGenericRpcHandlers([methodHandlersGenericHandler('demo.Echo', { Echo: echo })]);
  * ```
  */
-export function methodHandlersGenericHandler(service: string, methodHandlers: Readonly<Record<string, RpcMethodHandler<never, never> | AnyHandler>>): ServiceRpcHandler {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- handlers of unrelated message types
+export function methodHandlersGenericHandler(service: string, methodHandlers: Readonly<Record<string, RpcMethodHandler<any, any>>>): ServiceRpcHandler {
   if (typeof service !== 'string' || service === '') throw new TypeError('Cannot create generic handler: service name must be a non-empty string');
   const byPath = new Map<string, AnyHandler>();
   for (const [method, handler] of Object.entries(methodHandlers)) {

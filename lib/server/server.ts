@@ -49,12 +49,14 @@ export interface ServerConfig {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyHandler = RpcMethodHandler<any, any>;
 
-/** A behavior of any kind, as `addService` implementations hold them. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyBehavior = (...args: any[]) => unknown;
 
-/** An implementation of a service for {@link Server.addService}: one behavior per method. */
-export type ServiceImplementation = { readonly [method: string]: AnyBehavior | undefined } | object;
+/**
+ * An implementation of a service for {@link Server.addService}: an object (or class instance)
+ * with one behavior per method, keyed by the method's `.proto` name or its lowerCamelCase.
+ */
+export type ServiceImplementation = object;
 
 /*
  * Server lifecycle:
@@ -137,7 +139,8 @@ export class Server {
    * @param methodHandlers - handlers by method name
    * @throws TypeError for a value that is not an RpcMethodHandler; Error once started
    */
-  addRegisteredMethodHandlers(serviceName: string, methodHandlers: Readonly<Record<string, RpcMethodHandler<never, never> | AnyHandler>>): void {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- handlers of unrelated message types
+  addRegisteredMethodHandlers(serviceName: string, methodHandlers: Readonly<Record<string, RpcMethodHandler<any, any>>>): void {
     this.#checkNotStarted('add handlers');
     if (typeof serviceName !== 'string' || serviceName === '') throw new TypeError('Cannot add handlers: service name must be a non-empty string');
     for (const [method, handler] of Object.entries(methodHandlers)) {
