@@ -49,7 +49,7 @@ export interface FrameDecoderOptions {
 
 /** @internal */
 export function createFrameDecoder({ maxMessageBytes }: FrameDecoderOptions): FrameDecoder {
-  const header = Buffer.alloc(FRAME_HEADER_BYTES);
+  let header: Buffer | undefined; // only for a prefix split across chunks
   let headerFilled = 0;
   let compressed = false;
   // The body is gathered as the chunks that carry it and joined once complete, so memory grows
@@ -58,7 +58,7 @@ export function createFrameDecoder({ maxMessageBytes }: FrameDecoderOptions): Fr
   let expected = 0;
   let bodyFilled = 0;
 
-  function startMessage(): void {
+  function startMessage(header: Buffer): void {
     const flag = header[0]!;
     if (flag > 1) throw new RpcError(StatusCode.INTERNAL, `Cannot decode message: compressed flag is ${flag}, not 0 or 1`);
     const length = header.readUInt32BE(1);
@@ -92,12 +92,13 @@ export function createFrameDecoder({ maxMessageBytes }: FrameDecoderOptions): Fr
               continue;
             }
           }
+          header ??= Buffer.allocUnsafe(FRAME_HEADER_BYTES);
           const n = Math.min(FRAME_HEADER_BYTES - headerFilled, buf.length - offset);
           buf.copy(header, headerFilled, offset, offset + n);
           headerFilled += n;
           offset += n;
           if (headerFilled < FRAME_HEADER_BYTES) break;
-          startMessage();
+          startMessage(header);
         }
         const list: Buffer[] = parts!;
         const n = Math.min(expected - bodyFilled, buf.length - offset);

@@ -307,7 +307,7 @@ export class Server {
     // PROTOCOL-HTTP2.md, Requests: a gRPC request is a POST with content-type application/grpc
     // (optionally "+proto" or another suffix, or parameters). Anything else is not for us.
     const contentType = headers['content-type'];
-    if (contentType === undefined || !/^application\/grpc(?:[+;]|$)/.test(contentType)) {
+    if (contentType === undefined || !isGrpcContentType(contentType)) {
       call.rejectHttp(415);
       return;
     }
@@ -338,13 +338,13 @@ export class Server {
     if (this.#compression !== undefined) call.setResponseCompression(this.#compression);
 
     this.#calls.add(call);
-    call.onDone(() => this.#calls.delete(call));
+    call.registry = this.#calls;
 
     const path = call.path;
     const ctx = new ServerContext(call, session);
     if (this.#resolve === undefined) {
-      const handler = this.#lookup({ method: path, get invocationMetadata() { return call.metadata; } });
-      this.#run(call, ctx, handler);
+      const handler = this.#registered.get(path) ?? this.#lookup({ method: path, get invocationMetadata() { return call.metadata; } });
+      this.#run(call, ctx, handler as InterceptedHandler);
     } else {
       const details: HandlerCallDetails = { method: path, invocationMetadata: call.metadata };
       let resolved: InterceptedHandler | Promise<InterceptedHandler>;
@@ -382,6 +382,12 @@ export class Server {
     const withdraw = executor.submit(() => (call.active ? runHandler(call, ctx, handler as AnyHandler, this.#report) : Promise.resolve()));
     call.onDone(withdraw);
   }
+}
+
+function isGrpcContentType(value: string): boolean {
+  if (!value.startsWith('application/grpc')) return false;
+  const next = value.charCodeAt(16);
+  return Number.isNaN(next) || next === 0x2b /* + */ || next === 0x3b /* ; */;
 }
 
 function lowerCamel(name: string): string {

@@ -8,6 +8,7 @@ import {
   compressionFromName,
   compressionName,
   createFrameDecoder,
+  FRAME_HEADER_BYTES,
   decompress,
   encodeFrame,
   encodeGrpcMessage,
@@ -47,6 +48,17 @@ const CANCELLED = 3;
 
 const EMPTY: Frame[] = [];
 
+// node:http2 copies header objects before use, so these are shared by every call. gRPC has no
+// use for the Date header node adds by default.
+const RESPONSE_HEADERS: HeaderMap = Object.freeze({
+  ':status': 200,
+  'content-type': 'application/grpc',
+  'grpc-accept-encoding': ACCEPT_ENCODING,
+}) as HeaderMap;
+const OK_TRAILERS: HeaderMap = Object.freeze({ 'grpc-status': '0' }) as HeaderMap;
+const WITH_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false });
+const END_STREAM = Object.freeze({ endStream: true, sendDate: false });
+
 /**
  * Adapts one `node:http2` server stream into a gRPC call: request messages in, response
  * messages out, status at the end, and one AbortSignal for abnormal ends.
@@ -71,8 +83,11 @@ export class ServerCall {
   #doneCallbacks: Array<(cancelled: boolean) => void> | undefined;
   #trailers: HeaderMap | undefined;
   #readStarted = false;
+  #unaryReject: ((err: unknown) => void) | undefined;
   /** Resolvers of whatever waits on the stream (readable, drain); a cancel wakes them all. */
-  #waiters: Array<() => void> = [];
+  #waiters: Array<() => void> | undefined;
+  /** The server's set of calls in flight; the call removes itself when it ends. */
+  registry: Set<ServerCall> | undefined;
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, limits: ServerCallLimits) {
     this.stream = stream;
@@ -81,7 +96,6 @@ export class ServerCall {
     this.#limits = limits;
     stream.once('close', () => this.#onClose());
     stream.on('error', noop); // reported through 'close' and rstCode
-    stream.once('wantTrailers', () => this.#sendTrailers());
   }
 
   /** The request's user metadata (reserved headers left out). */
@@ -190,12 +204,15 @@ export class ServerCall {
     this.#abortReason = reason;
     this.#clearTimer();
     this.#wake();
+    this.#unaryReject?.(reason);
     this.#controller?.abort(reason);
     this.#runDone(true);
   }
 
   #wake(): void {
-    for (const resolve of this.#waiters.splice(0)) resolve();
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    if (waiters !== undefined) for (const resolve of waiters) resolve();
   }
 
   /** Waits for any of the stream's `events`, or for the call to be cancelled. */
@@ -204,12 +221,12 @@ export class ServerCall {
     return new Promise((resolve) => {
       const done = (): void => {
         for (const e of events) stream.off(e, done);
-        const i = this.#waiters.indexOf(done);
-        if (i >= 0) this.#waiters.splice(i, 1);
+        const i = this.#waiters?.indexOf(done) ?? -1;
+        if (i >= 0) this.#waiters!.splice(i, 1);
         resolve();
       };
       for (const e of events) stream.on(e, done);
-      this.#waiters.push(done);
+      (this.#waiters ??= []).push(done);
     });
   }
 
@@ -226,6 +243,7 @@ export class ServerCall {
   }
 
   #runDone(cancelled: boolean): void {
+    this.registry?.delete(this);
     const callbacks = this.#doneCallbacks;
     if (callbacks === undefined) return;
     this.#doneCallbacks = undefined;
@@ -248,57 +266,58 @@ export class ServerCall {
   // ---- inbound ----
 
   /**
-   * Reads a whole unary request: every byte until END_STREAM, then exactly one message.
+   * Reads a whole unary request: every byte until END_STREAM, then exactly one message. The
+   * length prefix is checked against the limit as soon as it arrives, so an oversized claim
+   * fails before its body is buffered.
    * @throws RpcError for a bad frame, a size over the limit, zero or several messages, or cancellation
    */
   readUnary(): Promise<Uint8Array> {
     this.#readStarted = true;
+    const stream = this.stream;
+    const max = this.#limits.maxReceiveMessageBytes;
     return new Promise<Uint8Array>((resolve, reject) => {
-      const decoder = createFrameDecoder({ maxMessageBytes: this.#limits.maxReceiveMessageBytes });
-      let message: Frame | undefined;
+      let chunks: Buffer[] = [];
+      let received = 0;
+      let expected = -1; // the whole frame's length, once the prefix is known
       let failed = false;
-      const stream = this.stream;
       const fail = (err: unknown): void => {
         if (failed) return;
         failed = true;
-        cleanup();
+        chunks = [];
+        stream.off('data', onData);
+        stream.off('end', onEnd);
+        this.#unaryReject = undefined;
+        stream.resume(); // keep discarding whatever else arrives
         reject(err);
       };
       const onData = (chunk: Buffer): void => {
-        if (failed) return;
-        try {
-          const frames = decoder.decode(chunk);
-          if (frames.length > 0) {
-            if (message !== undefined || frames.length > 1) throw new RpcError(StatusCode.UNIMPLEMENTED, 'Cannot accept request: a unary method got more than one request message');
-            message = frames[0];
-          }
-        } catch (err) {
-          stream.resume(); // keep discarding what else arrives
-          fail(err);
+        chunks.push(chunk);
+        received += chunk.length;
+        if (expected < 0 && received >= FRAME_HEADER_BYTES) {
+          const head = chunks[0]!.length >= FRAME_HEADER_BYTES ? chunks[0]! : Buffer.concat(chunks);
+          const length = head.readUInt32BE(1);
+          if (head[0]! > 1) return fail(new RpcError(StatusCode.INTERNAL, `Cannot decode message: compressed flag is ${head[0]!}, not 0 or 1`));
+          if (max >= 0 && length > max) return fail(new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${max})`));
+          expected = FRAME_HEADER_BYTES + length;
+        }
+        if (expected >= 0 && received > expected) {
+          fail(new RpcError(StatusCode.UNIMPLEMENTED, 'Cannot accept request: a unary method got more than one request message'));
         }
       };
       const onEnd = (): void => {
         if (failed) return;
-        cleanup();
-        try {
-          decoder.end();
-          if (message === undefined) throw new RpcError(StatusCode.UNIMPLEMENTED, 'Cannot accept request: a unary method got no request message');
-          const m = message;
-          if (m.compressed) this.#decompress(m.payload).then(resolve, reject);
-          else resolve(m.payload);
-        } catch (err) {
-          reject(err);
-        }
-      };
-      const onClose = (): void => fail(this.#abortReason ?? new RpcError(StatusCode.CANCELLED, 'Call cancelled'));
-      const cleanup = (): void => {
         stream.off('data', onData);
-        stream.off('end', onEnd);
-        stream.off('close', onClose);
+        this.#unaryReject = undefined;
+        if (received === 0) return reject(new RpcError(StatusCode.UNIMPLEMENTED, 'Cannot accept request: a unary method got no request message'));
+        if (expected < 0 || received < expected) return reject(new RpcError(StatusCode.INTERNAL, 'Cannot decode message: stream ended in the middle of a message'));
+        const frame = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
+        const payload = frame.subarray(FRAME_HEADER_BYTES);
+        if (frame[0] === 1) this.#decompress(payload).then(resolve, reject);
+        else resolve(payload);
       };
+      this.#unaryReject = fail;
       stream.on('data', onData);
       stream.once('end', onEnd);
-      stream.once('close', onClose);
     });
   }
 
@@ -349,6 +368,8 @@ export class ServerCall {
   // ---- outbound ----
 
   #responseHeaders(metadata: Metadata | undefined): HeaderMap {
+    const plain = this.#responseCompression === Compression.NoCompression;
+    if (plain && (metadata === undefined || metadata.size === 0)) return RESPONSE_HEADERS;
     const headers: HeaderMap = {
       ':status': 200,
       'content-type': 'application/grpc',
@@ -365,7 +386,13 @@ export class ServerCall {
     this.#state = HEADERS_SENT;
     this.#responseCompressionSent = true;
     if (this.stream.destroyed) return;
-    this.stream.respond(this.#responseHeaders(metadata), { waitForTrailers: true });
+    this.#respondWithTrailers(this.#responseHeaders(metadata));
+  }
+
+  /** Sends response headers; trailers follow when the stream's writable side ends. */
+  #respondWithTrailers(headers: HeaderMap): void {
+    this.stream.once('wantTrailers', () => this.#sendTrailers());
+    this.stream.respond(headers, WITH_TRAILERS);
   }
 
   /**
@@ -408,15 +435,20 @@ export class ServerCall {
     this.#clearTimer();
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
-    const status: HeaderMap = { 'grpc-status': String(code) };
-    if (details !== '') status['grpc-message'] = encodeGrpcMessage(details);
-    if (trailers !== undefined) metadataToHeaders(trailers, status);
+    let status: HeaderMap;
+    if (code === StatusCode.OK && details === '' && (trailers === undefined || trailers.size === 0)) {
+      status = OK_TRAILERS;
+    } else {
+      status = { 'grpc-status': String(code) };
+      if (details !== '') status['grpc-message'] = encodeGrpcMessage(details);
+      if (trailers !== undefined) metadataToHeaders(trailers, status);
+    }
     if (!headersSent && lastMessage === undefined) {
       // Trailers-Only: status and trailers in the single HEADERS frame, with END_STREAM.
       const headers: HeaderMap = { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': ACCEPT_ENCODING, ...status };
-      stream.respond(headers, { endStream: true });
+      stream.respond(headers, END_STREAM);
     } else {
-      if (!headersSent) stream.respond(this.#responseHeaders(undefined), { waitForTrailers: true });
+      if (!headersSent) this.#respondWithTrailers(this.#responseHeaders(undefined));
       this.#trailers = status;
       if (lastMessage !== undefined) stream.end(lastMessage);
       else stream.end();
@@ -438,7 +470,7 @@ export class ServerCall {
     if (this.#state === OPEN) {
       this.#state = HEADERS_SENT;
       this.#responseCompressionSent = true;
-      if (!this.stream.destroyed) this.stream.respond(this.#responseHeaders(initial), { waitForTrailers: true });
+      if (!this.stream.destroyed) this.#respondWithTrailers(this.#responseHeaders(initial));
     }
     if (compressible && this.#responseCompression !== Compression.NoCompression) {
       return compress(this.#responseCompression, payload).then((bytes) => {
@@ -460,7 +492,7 @@ export class ServerCall {
     this.#state = FINISHED;
     this.#clearTimer();
     if (this.stream.destroyed) return;
-    this.stream.respond({ ':status': httpStatus }, { endStream: true });
+    this.stream.respond({ ':status': httpStatus }, END_STREAM);
     this.stream.resume();
   }
 }
