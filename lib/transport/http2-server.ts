@@ -1,6 +1,6 @@
 import * as http2 from 'node:http2';
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
-import { rm } from 'node:fs/promises';
+import { lstat, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Http2Code } from '../protocol/index.js';
@@ -73,6 +73,9 @@ export class TransportServer {
   async listen(address: string, tls: TlsServerOptions | undefined): Promise<number> {
     const target = parseListenAddress(address);
     if (target.path !== undefined) {
+      // A socket file left by a previous run would make bind fail; grpc-core removes it too.
+      const existing = await lstat(target.path).catch(() => undefined);
+      if (existing?.isSocket() === true) await rm(target.path, { force: true });
       await this.#listenOne(tls, { path: target.path });
       this.#unixPaths.push(target.path);
       return 1;

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { AbortError } from 'abort-controller-x';
 import {
   ACCEPT_ENCODING,
   Compression,
@@ -504,10 +505,9 @@ export function headerString(value: string | string[] | undefined): string | und
   return Array.isArray(value) ? value.join(',') : value;
 }
 
+/** abort-controller-x's AbortError, so handlers can tell it apart with `isAbortError`; `cause` says why. */
 function abortError(reason: RpcError | undefined): Error {
-  const err = new Error(reason?.message ?? 'Call cancelled', { cause: reason });
-  err.name = 'AbortError';
-  return err;
+  return Object.assign(new AbortError(reason?.message ?? 'Call cancelled'), { cause: reason }) as Error;
 }
 
 const READ_EVENTS = ['readable', 'end', 'close'] as const;
