@@ -60,6 +60,12 @@ export interface ServicerContext {
   setCode(code: StatusCode): void;
   /** Sets the status message sent when the handler returns. */
   setDetails(details: string): void;
+  /** @returns the code set with `setCode`, or undefined (grpcio's `code()`) */
+  code(): StatusCode | undefined;
+  /** @returns the details set with `setDetails`, or undefined (grpcio's `details()`) */
+  details(): string | undefined;
+  /** @returns the trailing metadata set so far (grpcio's `trailing_metadata()`) */
+  trailingMetadata(): Metadata;
   /** Compresses this call's responses with `compression` (if the client accepts it); only before the first response. */
   setCompression(compression: Compression): void;
   /** Sends the next response message uncompressed. */
@@ -83,9 +89,9 @@ const authCache = new WeakMap<ServerHttp2Session, { peer: string; auth: AuthCont
 export class ServerContext implements ServicerContext {
   readonly #call: ServerCall;
   readonly #session: ServerHttp2Session;
-  code: StatusCode | undefined;
-  details: string | undefined;
-  trailingMetadata: Metadata | undefined;
+  statusCode: StatusCode | undefined;
+  statusDetails: string | undefined;
+  trailers: Metadata | undefined;
   compressNext = true;
 
   constructor(call: ServerCall, session: ServerHttp2Session) {
@@ -143,27 +149,39 @@ export class ServerContext implements ServicerContext {
   }
 
   setTrailingMetadata(trailingMetadata: MetadataInit): void {
-    this.trailingMetadata = Metadata.from(trailingMetadata);
+    this.trailers = Metadata.from(trailingMetadata);
+  }
+
+  code(): StatusCode | undefined {
+    return this.statusCode;
+  }
+
+  details(): string | undefined {
+    return this.statusDetails;
+  }
+
+  trailingMetadata(): Metadata {
+    return (this.trailers ??= new Metadata());
   }
 
   abort(code: StatusCode, details: string): never {
     if (!isStatusCode(code)) throw new TypeError(`Cannot abort: ${String(code)} is not a status code`);
     if (code === StatusCode.OK) throw new TypeError('Cannot abort with OK: abort ends the call with an error status');
-    throw new RpcError(code, String(details ?? ''), { trailingMetadata: this.trailingMetadata });
+    throw new RpcError(code, String(details ?? ''), { trailingMetadata: this.trailers });
   }
 
   abortWithStatus(status: Status): never {
-    if (status.trailingMetadata !== undefined) this.trailingMetadata = status.trailingMetadata;
+    if (status.trailingMetadata !== undefined) this.trailers = status.trailingMetadata;
     this.abort(status.code, status.details);
   }
 
   setCode(code: StatusCode): void {
     if (!isStatusCode(code)) throw new TypeError(`Cannot set code: ${String(code)} is not a status code`);
-    this.code = code;
+    this.statusCode = code;
   }
 
   setDetails(details: string): void {
-    this.details = String(details);
+    this.statusDetails = String(details);
   }
 
   setCompression(compression: Compression): void {

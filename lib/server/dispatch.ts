@@ -69,10 +69,10 @@ function serialize(handler: AnyHandler, value: unknown): Uint8Array {
 
 async function finishUnary(call: ServerCall, ctx: ServerContext, handler: AnyHandler, response: unknown, report: ErrorReporter): Promise<void> {
   if (!call.active) return;
-  const code = ctx.code ?? StatusCode.OK;
+  const code = ctx.statusCode ?? StatusCode.OK;
   if (code !== StatusCode.OK) {
     // grpcio: a handler that sets a non-OK code sends that status, not its response.
-    call.finish(code, ctx.details ?? '', ctx.trailingMetadata);
+    call.finish(code, ctx.statusDetails ?? '', ctx.trailers);
     return;
   }
   let bytes: Uint8Array;
@@ -82,12 +82,12 @@ async function finishUnary(call: ServerCall, ctx: ServerContext, handler: AnyHan
     finishError(call, ctx, err, report);
     return;
   }
-  const pending = call.finishUnary(bytes, ctx.takeCompressNext(), ctx.trailingMetadata, undefined, ctx.details ?? '');
+  const pending = call.finishUnary(bytes, ctx.takeCompressNext(), ctx.trailers, undefined, ctx.statusDetails ?? '');
   if (pending !== undefined) await pending;
 }
 
 function finishOk(call: ServerCall, ctx: ServerContext): void {
-  call.finish(ctx.code ?? StatusCode.OK, ctx.details ?? '', ctx.trailingMetadata);
+  call.finish(ctx.statusCode ?? StatusCode.OK, ctx.statusDetails ?? '', ctx.trailers);
 }
 
 /** Maps what a handler threw to the status sent (STYLE.md §5's table). */
@@ -95,23 +95,23 @@ function finishError(call: ServerCall, ctx: ServerContext, err: unknown, report:
   if (!call.active) return; // cancelled: the client has its status already, or is gone
   if (err instanceof RpcError) {
     if (err.code === StatusCode.INTERNAL && err.cause !== undefined && !(err.cause instanceof RpcError)) report(err.cause, call.path);
-    const trailers = err.trailingMetadata.size > 0 ? err.trailingMetadata : ctx.trailingMetadata;
+    const trailers = err.trailingMetadata.size > 0 ? err.trailingMetadata : ctx.trailers;
     call.finish(err.code === StatusCode.OK ? StatusCode.UNKNOWN : err.code, err.details, trailers);
     return;
   }
   if (err instanceof Error && err.name === 'AbortError') {
     const reason = (err as { cause?: unknown }).cause;
-    if (reason instanceof RpcError) call.finish(reason.code, reason.details, ctx.trailingMetadata);
-    else call.finish(StatusCode.CANCELLED, 'Call cancelled', ctx.trailingMetadata);
+    if (reason instanceof RpcError) call.finish(reason.code, reason.details, ctx.trailers);
+    else call.finish(StatusCode.CANCELLED, 'Call cancelled', ctx.trailers);
     return;
   }
-  if (ctx.code !== undefined && ctx.code !== StatusCode.OK) {
+  if (ctx.statusCode !== undefined && ctx.statusCode !== StatusCode.OK) {
     // grpcio: an exception after set_code sends the code that was set.
-    call.finish(ctx.code, ctx.details ?? '', ctx.trailingMetadata);
+    call.finish(ctx.statusCode, ctx.statusDetails ?? '', ctx.trailers);
     return;
   }
   report(err, call.path);
-  call.finish(StatusCode.UNKNOWN, 'Unexpected error in handler', ctx.trailingMetadata);
+  call.finish(StatusCode.UNKNOWN, 'Unexpected error in handler', ctx.trailers);
 }
 
 /**
