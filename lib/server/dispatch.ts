@@ -42,7 +42,13 @@ export async function runHandler(call: ServerCall, ctx: ServerContext, handler: 
       }
     }
   } catch (err) {
-    finishError(call, ctx, err, report);
+    try {
+      finishError(call, ctx, err, report);
+    } catch (fatal) {
+      // Nothing may escape: this promise is not awaited, and a rejection would end the process.
+      report(fatal, call.path);
+      call.cancel(new RpcError(StatusCode.INTERNAL, 'Cannot finish call'), false);
+    }
   }
 }
 

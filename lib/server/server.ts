@@ -303,6 +303,16 @@ export class Server {
   }
 
   #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session): void {
+    try {
+      this.#accept(stream, headers, session);
+    } catch (err) {
+      // A throw here would escape node:http2's 'stream' event and end the process.
+      this.#report(err, headers[':path'] ?? '');
+      if (!stream.destroyed) stream.close(0x2 /* INTERNAL_ERROR */);
+    }
+  }
+
+  #accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session): void {
     const call = new ServerCall(stream, headers, this.#limits);
     // PROTOCOL-HTTP2.md, Requests: a gRPC request is a POST with content-type application/grpc
     // (optionally "+proto" or another suffix, or parameters). Anything else is not for us.

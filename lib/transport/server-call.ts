@@ -195,7 +195,7 @@ export class ServerCall {
     // A status queued behind response bytes the client is not reading would never arrive:
     // reset the stream instead (the client's own deadline or the reset tells it).
     if (sendStatus && !stream.destroyed && stream.writableLength === 0) this.#sendStatus(reason.code, reason.details, undefined);
-    else if (!stream.destroyed) stream.close(0x8 /* CANCEL */);
+    else if (!stream.destroyed) guard(() => stream.close(0x8 /* CANCEL */));
     this.#cancel(reason);
   }
 
@@ -302,14 +302,14 @@ export class ServerCall {
           expected = FRAME_HEADER_BYTES + length;
         }
         if (expected >= 0 && received > expected) {
-          fail(new RpcError(StatusCode.UNIMPLEMENTED, 'Cannot accept request: a unary method got more than one request message'));
+          fail(new RpcError(StatusCode.INTERNAL, 'Cannot accept request: a unary method got more than one request message'));
         }
       };
       const onEnd = (): void => {
         if (failed) return;
         stream.off('data', onData);
         this.#unaryReject = undefined;
-        if (received === 0) return reject(new RpcError(StatusCode.UNIMPLEMENTED, 'Cannot accept request: a unary method got no request message'));
+        if (received === 0) return reject(new RpcError(StatusCode.INTERNAL, 'Cannot accept request: a unary method got no request message'));
         if (expected < 0 || received < expected) return reject(new RpcError(StatusCode.INTERNAL, 'Cannot decode message: stream ended in the middle of a message'));
         const frame = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
         const payload = frame.subarray(FRAME_HEADER_BYTES);
@@ -392,8 +392,9 @@ export class ServerCall {
 
   /** Sends response headers; trailers follow when the stream's writable side ends. */
   #respondWithTrailers(headers: HeaderMap): void {
+    if (this.stream.destroyed || this.stream.closed) return;
     this.stream.once('wantTrailers', () => this.#sendTrailers());
-    this.stream.respond(headers, WITH_TRAILERS);
+    guard(() => this.stream.respond(headers, WITH_TRAILERS));
   }
 
   /**
@@ -447,12 +448,12 @@ export class ServerCall {
     if (!headersSent && lastMessage === undefined) {
       // Trailers-Only: status and trailers in the single HEADERS frame, with END_STREAM.
       const headers: HeaderMap = { ':status': 200, 'content-type': 'application/grpc', 'grpc-accept-encoding': ACCEPT_ENCODING, ...status };
-      stream.respond(headers, END_STREAM);
+      guard(() => stream.respond(headers, END_STREAM));
     } else {
       if (!headersSent) this.#respondWithTrailers(this.#responseHeaders(undefined));
       this.#trailers = status;
-      if (lastMessage !== undefined) stream.end(lastMessage);
-      else stream.end();
+      if (lastMessage !== undefined) guard(() => stream.end(lastMessage));
+      else guard(() => stream.end());
     }
     // A handler may answer before reading every request: the rest is discarded, not reset.
     if (!stream.readableEnded) {
@@ -485,7 +486,7 @@ export class ServerCall {
   #sendTrailers(): void {
     const trailers = this.#trailers ?? { 'grpc-status': String(StatusCode.OK) };
     this.#trailers = undefined;
-    if (!this.stream.destroyed) this.stream.sendTrailers(trailers);
+    if (!this.stream.destroyed) guard(() => this.stream.sendTrailers(trailers));
   }
 
   /** Answers a request that is not gRPC at all with a bare HTTP status (no handler runs). */
@@ -493,12 +494,25 @@ export class ServerCall {
     this.#state = FINISHED;
     this.#clearTimer();
     if (this.stream.destroyed) return;
-    this.stream.respond({ ':status': httpStatus }, END_STREAM);
+    guard(() => this.stream.respond({ ':status': httpStatus }, END_STREAM));
     this.stream.resume();
   }
 }
 
 function noop(): void {}
+
+/**
+ * Runs a stream operation that node:http2 refuses with a throw once the peer has reset the
+ * stream or the session is going away (ERR_HTTP2_INVALID_STREAM, ERR_HTTP2_HEADERS_SENT...).
+ * The call's fate is then decided by the stream's 'close', so the throw carries nothing.
+ */
+function guard(operation: () => void): void {
+  try {
+    operation();
+  } catch {
+    // see above: the 'close' listener reports the end of the call
+  }
+}
 
 /** A header that may have arrived more than once, joined as HTTP joins lists. @internal */
 export function headerString(value: string | string[] | undefined): string | undefined {
