@@ -70,6 +70,8 @@ export interface ServicerContext {
   setCompression(compression: Compression): void;
   /** Sends the next response message uncompressed. */
   disableNextMessageCompression(): void;
+  /** @returns whether the request message read last arrived compressed (its compressed flag was set) */
+  requestCompressed(): boolean;
   /** @returns true until the RPC has terminated in any way */
   isActive(): boolean;
   /** @returns seconds left before the deadline, or null when there is none */
@@ -190,6 +192,10 @@ export class ServerContext implements ServicerContext {
 
   disableNextMessageCompression(): void {
     this.compressNext = false;
+  }
+
+  requestCompressed(): boolean {
+    return this.#call.lastMessageCompressed;
   }
 
   isActive(): boolean {

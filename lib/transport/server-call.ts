@@ -71,6 +71,8 @@ export class ServerCall {
   readonly path: string;
   /** Milliseconds since the epoch when the call's deadline passes, or Infinity. */
   deadline = Infinity;
+  /** Whether the last request message read had its compressed flag set. */
+  lastMessageCompressed = false;
 
   #state = OPEN;
   #limits: ServerCallLimits;
@@ -313,6 +315,7 @@ export class ServerCall {
         if (expected < 0 || received < expected) return reject(new RpcError(StatusCode.INTERNAL, 'Cannot decode message: stream ended in the middle of a message'));
         const frame = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received);
         const payload = frame.subarray(FRAME_HEADER_BYTES);
+        this.lastMessageCompressed = frame[0] === 1;
         if (frame[0] === 1) this.#decompress(payload).then(resolve, reject);
         else resolve(payload);
       };
@@ -338,6 +341,7 @@ export class ServerCall {
       for (;;) {
         while (index < pending.length) {
           const frame = pending[index++]!;
+          this.lastMessageCompressed = frame.compressed;
           yield deserialize(frame.compressed ? await this.#decompress(frame.payload) : frame.payload);
         }
         if (this.#state === CANCELLED) throw abortError(this.#abortReason);
