@@ -216,16 +216,17 @@ export class TransportServer {
     }
   }
 
-  // doc/keepalive.md, "Server Enforcement": pings more often than allowed are strikes; past
-  // the allowed number the server sends GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
+  // doc/keepalive.md, "Server Enforcement": pings too frequent while no data flows are strikes;
+  // past the allowed number the server sends GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
+  // grpc-core restarts the interval whenever it sends data; a connection with calls in flight
+  // is taken as carrying data, so long-lived streams with client keepalives are never struck.
   #onPing(session: ServerHttp2Session, state: SessionState): void {
     const o = this.#options;
     const now = Date.now();
-    const idle = state.activeStreams === 0;
-    let bad = false;
-    if (idle && !o.keepalivePermitWithoutCalls) bad = true;
-    else if (now - state.lastPingAt < o.minPingIntervalWithoutDataMs) bad = true;
+    const previous = state.lastPingAt;
     state.lastPingAt = now;
+    if (state.activeStreams > 0) return;
+    const bad = !o.keepalivePermitWithoutCalls || now - previous < o.minPingIntervalWithoutDataMs;
     if (bad && ++state.pingStrikes > o.maxPingStrikes) {
       this.#goaway(session, Http2Code.ENHANCE_YOUR_CALM, 'too_many_pings');
       session.destroy();
