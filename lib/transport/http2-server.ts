@@ -229,7 +229,8 @@ export class TransportServer {
     const bad = !o.keepalivePermitWithoutCalls || now - previous < o.minPingIntervalWithoutDataMs;
     if (bad && ++state.pingStrikes > o.maxPingStrikes) {
       this.#goaway(session, Http2Code.ENHANCE_YOUR_CALM, 'too_many_pings');
-      session.destroy();
+      // close() lets the GOAWAY leave first; a peer that keeps the connection open is cut off.
+      setTimeout(() => session.destroy(), 1000).unref();
     }
   }
 
