@@ -9,6 +9,7 @@ export {
   Metadata,
   metadataToHeaders,
   headersToMetadata,
+  rawHeadersToMetadata,
   isReservedHeader,
   type MetadataValue,
   type MetadataInit,

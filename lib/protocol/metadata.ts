@@ -220,6 +220,35 @@ export function metadataToHeaders(metadata: Metadata, headers: HeaderMap): Heade
 }
 
 /**
+ * Reads user metadata out of a raw header list (`[name, value, name, value, ...]`, as node:http2
+ * gives it), keeping each repeated header as its own value. Protocol headers are left out and
+ * invalid entries dropped.
+ * @internal
+ */
+export function rawHeadersToMetadata(raw: readonly string[]): Metadata {
+  const md = new Metadata();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = raw[i]!;
+    if (isReservedHeader(key)) continue;
+    addReceived(md, key, raw[i + 1]!);
+  }
+  return md;
+}
+
+function addReceived(md: Metadata, key: string, value: string): void {
+  try {
+    if (key.endsWith('-bin')) {
+      // Several binary values may also arrive joined with commas.
+      for (const part of value.split(',')) md.add(key, Buffer.from(part.trim(), 'base64'));
+    } else {
+      md.add(key, value);
+    }
+  } catch {
+    // An entry that is not valid metadata is ignored, as other implementations do.
+  }
+}
+
+/**
  * Reads user metadata out of received headers, leaving protocol headers out. Invalid entries
  * are dropped rather than failing the call, as other implementations do.
  * @internal
@@ -231,16 +260,7 @@ export function headersToMetadata(headers: HeaderMap): Metadata {
     const raw = headers[key];
     if (raw === undefined) continue;
     const values = Array.isArray(raw) ? raw : [String(raw)];
-    try {
-      if (key.endsWith('-bin')) {
-        // Several binary values may arrive joined with commas.
-        for (const v of values) for (const part of v.split(',')) md.add(key, Buffer.from(part.trim(), 'base64'));
-      } else {
-        for (const v of values) md.add(key, v);
-      }
-    } catch {
-      // An entry that is not valid metadata is ignored.
-    }
+    for (const v of values) addReceived(md, key, v);
   }
   return md;
 }

@@ -113,7 +113,7 @@ export class Server {
     this.#compression = config.compression === undefined || config.compression === null ? undefined : checkCompression(config.compression, 'compression');
     const onError = config.onHandlerError;
     this.#report = onError ?? ((err, method) => console.error(`grpc-iter: handler of ${method} threw`, err));
-    this.#transport = new TransportServer(this.#options, (stream, headers, session) => this.#onStream(stream, headers, session));
+    this.#transport = new TransportServer(this.#options, (stream, headers, session, raw) => this.#onStream(stream, headers, session, raw));
     if (config.handlers !== undefined) this.addGenericRpcHandlers(config.handlers);
   }
 
@@ -302,9 +302,9 @@ export class Server {
     return null;
   }
 
-  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session): void {
+  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session, rawHeaders: string[]): void {
     try {
-      this.#accept(stream, headers, session);
+      this.#accept(stream, headers, session, rawHeaders);
     } catch (err) {
       // A throw here would escape node:http2's 'stream' event and end the process.
       this.#report(err, headers[':path'] ?? '');
@@ -312,8 +312,8 @@ export class Server {
     }
   }
 
-  #accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session): void {
-    const call = new ServerCall(stream, headers, this.#limits);
+  #accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session, rawHeaders: string[]): void {
+    const call = new ServerCall(stream, headers, this.#limits, rawHeaders);
     // PROTOCOL-HTTP2.md, Requests: a gRPC request is a POST with content-type application/grpc
     // (optionally "+proto" or another suffix, or parameters). Anything else is not for us.
     const contentType = headers['content-type'];

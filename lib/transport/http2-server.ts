@@ -30,7 +30,7 @@ export interface TlsServerOptions {
 }
 
 /** Receives each new stream. @internal */
-export type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session) => void;
+export type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session, rawHeaders: string[]) => void;
 
 interface SessionState {
   activeStreams: number;
@@ -120,7 +120,9 @@ export class TransportServer {
         })
       : http2.createServer(common);
     server.on('session', (session) => this.#onSession(session));
-    server.on('stream', (stream, headers) => this.#onStream(stream, headers, stream.session as ServerHttp2Session));
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) =>
+      this.#onStream(stream, headers, stream.session as ServerHttp2Session, rawHeaders),
+    );
     // A TLS handshake failure or a stray socket error concerns that connection only.
     server.on('tlsClientError', noop);
     server.on('sessionError', noop);

@@ -14,6 +14,7 @@ import {
   encodeFrame,
   encodeGrpcMessage,
   headersToMetadata,
+  rawHeadersToMetadata,
   metadataToHeaders,
   statusFromRstCode,
   type Frame,
@@ -92,9 +93,12 @@ export class ServerCall {
   /** The server's set of calls in flight; the call removes itself when it ends. */
   registry: Set<ServerCall> | undefined;
 
-  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, limits: ServerCallLimits) {
+  readonly #rawHeaders: readonly string[] | undefined;
+
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, limits: ServerCallLimits, rawHeaders?: readonly string[]) {
     this.stream = stream;
     this.headers = headers;
+    this.#rawHeaders = rawHeaders;
     this.path = headers[':path'] ?? '';
     this.#limits = limits;
     stream.once('close', () => this.#onClose());
@@ -103,7 +107,8 @@ export class ServerCall {
 
   /** The request's user metadata (reserved headers left out). */
   get metadata(): Metadata {
-    return (this.#metadata ??= headersToMetadata(this.headers as HeaderMap));
+    // node:http2 joins repeated headers with ", " in `headers`; the raw list keeps them apart.
+    return (this.#metadata ??= this.#rawHeaders !== undefined ? rawHeadersToMetadata(this.#rawHeaders) : headersToMetadata(this.headers as HeaderMap));
   }
 
   /** Aborts when the call ends abnormally; the reason is an RpcError. */

@@ -164,7 +164,7 @@ describe('the four RPC kinds, every handler form, against a grpc-js client', () 
     });
     it('sends the response and OK when the handler returns before the client finishes sending', async () => {
       let callback!: (e: grpc.ServiceError | null, v?: string) => void;
-      const answered = new Promise<{ e: grpc.ServiceError | null; v?: string }>((resolve) => (callback = (e, v) => resolve({ e, v })));
+      const answered = new Promise<{ e: grpc.ServiceError | null; v: string | undefined }>((resolve) => (callback = (e, v) => resolve({ e, v })));
       const call = client.openClientStream('CollectFirst', callback);
       call.write('one');
       const { e, v } = await answered; // the client is still open for writing
