@@ -8,6 +8,7 @@ import {
   unaryUnaryRpcMethodHandler,
   type RpcMethodHandler,
   type ServerInterceptor,
+  type ServicerContext,
 } from '../../lib/index.js';
 import { decode, encode, jsClient, startServer, type TestServer } from '../helpers/grpc.js';
 
@@ -113,12 +114,12 @@ describe('server interceptors', () => {
         const inner = handler.streamStream;
         return {
           ...handler,
-          streamStream: async function* (requests, context) {
+          streamStream: async function* (requests: AsyncIterable<string>, context: ServicerContext) {
             async function* shout(): AsyncGenerator<string> {
               for await (const r of requests) yield r.toUpperCase();
             }
             let n = 0;
-            for await (const response of inner(shout(), context)) yield `${++n}:${response}`;
+            for await (const response of await inner(shout(), context)) yield `${++n}:${response}`;
           },
         } as RpcMethodHandler;
       },
