@@ -357,6 +357,13 @@ export class ServerCall {
           continue;
         }
         if (stream.readableEnded) {
+          // Node clients (grpc-js among them) cancel by half-closing and then resetting, so a
+          // cancel can first look like the end of the requests. Waiting one turn of the event
+          // loop lets a reset sent right behind the half-close land first; a reset that comes
+          // later still aborts the signal of a handler that is running.
+          await new Promise(setImmediate);
+          await new Promise(setImmediate);
+          if (this.#state === CANCELLED) throw abortError(this.#abortReason);
           decoder.end();
           return;
         }

@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { methodHandlersGenericHandler, server, type RpcMethodHandler, type Server, type ServerConfig } from '../../lib/index.js';
 
-export { defer } from '../../lib/util/index.js';
+export { defer, type Deferred } from '../../lib/util/index.js';
 
 export const encode = (s: string): Buffer => Buffer.from(s, 'utf8');
 export const decode = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');

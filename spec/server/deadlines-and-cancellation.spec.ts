@@ -1,0 +1,191 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
+import { delay, isAbortError } from 'abort-controller-x';
+import {
+  RpcError,
+  StatusCode,
+  streamStreamRpcMethodHandler,
+  streamUnaryRpcMethodHandler,
+  unaryStreamRpcMethodHandler,
+  unaryUnaryRpcMethodHandler,
+} from '../../lib/index.js';
+import { decode, defer, encode, eventually, jsClient, startServer, type JsClient, type TestServer, type Deferred } from '../helpers/grpc.js';
+
+interface Observed {
+  reason: Deferred<unknown>;
+  iteratorError: Deferred<unknown>;
+  finallyRan: Deferred<void>;
+  signal?: AbortSignal;
+}
+
+describe('deadlines and cancellation reach the handler', () => {
+  let server: TestServer;
+  let client: JsClient;
+  let obs: Observed;
+  const fresh = (): Observed => ({ reason: defer(), iteratorError: defer(), finallyRan: defer() });
+
+  before(async () => {
+    obs = fresh();
+    const watch = (signal: AbortSignal): void => {
+      obs.signal = signal;
+      signal.addEventListener('abort', () => obs.reason.resolve(signal.reason), { once: true });
+    };
+    server = await startServer({
+      SlowUnary: unaryUnaryRpcMethodHandler(async (_r: string, ctx) => {
+        watch(ctx.signal);
+        try {
+          await delay(ctx.signal, 10_000);
+          return 'late';
+        } finally {
+          obs.finallyRan.resolve();
+        }
+      }, decode, encode),
+      Ticker: unaryStreamRpcMethodHandler(async function* (_r: string, ctx) {
+        watch(ctx.signal);
+        try {
+          for (let i = 0; ; i++) {
+            yield `tick${i}`;
+            await delay(ctx.signal, 5);
+          }
+        } finally {
+          obs.finallyRan.resolve();
+        }
+      }, decode, encode),
+      Upload: streamUnaryRpcMethodHandler(async (reqs: AsyncIterable<string>, ctx) => {
+        watch(ctx.signal);
+        try {
+          for await (const _ of reqs);
+          await delay(ctx.signal, 5000); // more work after the requests end
+          return 'finished';
+        } catch (err) {
+          obs.iteratorError.resolve(err);
+          throw err;
+        } finally {
+          obs.finallyRan.resolve();
+        }
+      }, decode, encode),
+      Chat: streamStreamRpcMethodHandler(async function* (reqs: AsyncIterable<string>, ctx) {
+        watch(ctx.signal);
+        try {
+          for await (const r of reqs) yield r;
+          await delay(ctx.signal, 5000); // more work after the requests end
+        } catch (err) {
+          obs.iteratorError.resolve(err);
+          throw err;
+        } finally {
+          obs.finallyRan.resolve();
+        }
+      }, decode, encode),
+      Echo: streamStreamRpcMethodHandler(async function* (reqs: AsyncIterable<string>, ctx) {
+        watch(ctx.signal);
+        try {
+          for await (const r of reqs) yield r;
+        } finally {
+          obs.finallyRan.resolve();
+        }
+      }, decode, encode),
+    });
+    client = jsClient(server.address, { SlowUnary: 'unary', Ticker: 'serverStream', Upload: 'clientStream', Chat: 'bidi', Echo: 'bidi' });
+  });
+  after(async () => {
+    client.close();
+    await server.close();
+  });
+
+  it('a passing deadline aborts the signal with DEADLINE_EXCEEDED and the client gets DEADLINE_EXCEEDED', async () => {
+    obs = fresh();
+    const started = Date.now();
+    const r = await client.unary('SlowUnary', '', new grpc.Metadata(), { deadline: Date.now() + 150 });
+    assert.equal(r.error?.code, grpc.status.DEADLINE_EXCEEDED);
+    const reason = await obs.reason;
+    assert.ok(reason instanceof RpcError);
+    assert.equal(reason.code, StatusCode.DEADLINE_EXCEEDED);
+    await obs.finallyRan;
+    assert.ok(Date.now() - started < 2000, 'the handler stopped waiting long before its 10 s delay');
+  });
+
+  it('the server enforces the deadline itself (grpc-timeout), before the client gives up', async () => {
+    obs = fresh();
+    const { rawRequest, grpcHeaders, frame, statusOf } = await import('../helpers/raw.js');
+    const r = await rawRequest(server.address, grpcHeaders('/test.Svc/SlowUnary', { 'grpc-timeout': '100m' }), frame('x'));
+    assert.equal(statusOf(r).code, StatusCode.DEADLINE_EXCEEDED);
+    assert.equal(((await obs.reason) as RpcError).code, StatusCode.DEADLINE_EXCEEDED);
+  });
+
+  it('cancelling a server stream aborts the signal with CANCELLED and runs the finally block', async () => {
+    obs = fresh();
+    const call = client.openServerStream('Ticker', '');
+    call.on('error', () => undefined);
+    await new Promise((resolve) => call.once('data', resolve));
+    call.cancel();
+    const reason = await obs.reason;
+    assert.ok(reason instanceof RpcError);
+    assert.equal(reason.code, StatusCode.CANCELLED);
+    await obs.finallyRan;
+    await eventually(() => getEventListeners(obs.signal!, 'abort').length === 0, 2000, 'abort listeners to be removed');
+  });
+
+  it('a reset without a half-close (as grpc-go and C-core cancel) makes the request iterator throw an AbortError', async () => {
+    obs = fresh();
+    const { execFile } = await import('node:child_process');
+    const script = new URL('../helpers/h2_reset.py', import.meta.url).pathname;
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile('/usr/bin/python3', [script, '127.0.0.1', String(server.port), '/test.Svc/Upload'], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    assert.match(out, /reset sent/);
+    const err = await obs.iteratorError;
+    assert.ok(isAbortError(err), `expected an AbortError, got ${String(err)}`);
+    assert.equal((err as { cause?: RpcError }).cause?.code, StatusCode.CANCELLED);
+    assert.equal(((await obs.reason) as RpcError).code, StatusCode.CANCELLED);
+    await obs.finallyRan;
+  });
+
+  it('a grpc-js cancel of a client stream (half-close then reset) never completes the call OK', async () => {
+    obs = fresh();
+    const status = defer<grpc.StatusObject>();
+    const call = client.openClientStream('Upload', () => undefined);
+    call.on('status', (s) => status.resolve(s));
+    call.on('error', () => undefined);
+    call.write('one');
+    await eventually(() => obs.signal !== undefined, 2000, 'the handler to start');
+    call.cancel();
+    assert.equal((await status).code, grpc.status.CANCELLED);
+    // grpc-js half-closes before it resets, so the handler may see the requests end first;
+    // either way its signal aborts CANCELLED while it still works, and it never sends OK.
+    assert.equal(((await obs.reason) as RpcError).code, StatusCode.CANCELLED);
+    await obs.finallyRan;
+  });
+
+  it('cancelling a bidi call aborts the handler signal with CANCELLED', async () => {
+    obs = fresh();
+    const call = client.openBidi('Chat');
+    call.on('error', () => undefined);
+    call.write('a');
+    await new Promise((resolve) => call.once('data', resolve));
+    call.cancel();
+    assert.equal(((await obs.reason) as RpcError).code, StatusCode.CANCELLED);
+    await obs.finallyRan;
+  });
+
+  it('a deadline on a client stream ends it DEADLINE_EXCEEDED while the client is still sending', async () => {
+    obs = fresh();
+    const status = defer<grpc.StatusObject>();
+    const call = client.openClientStream('Upload', () => undefined, new grpc.Metadata(), { deadline: Date.now() + 150 });
+    call.on('status', (s) => status.resolve(s));
+    call.on('error', () => undefined);
+    call.write('one'); // never half-closes
+    assert.equal((await status).code, grpc.status.DEADLINE_EXCEEDED);
+    assert.equal(((await obs.reason) as RpcError).code, StatusCode.DEADLINE_EXCEEDED);
+    assert.ok(isAbortError(await obs.iteratorError));
+  });
+
+  it('a normal finish does not abort the signal', async () => {
+    obs = fresh();
+    const r = await client.bidi('Echo', ['x']);
+    assert.equal(r.status?.code, grpc.status.OK);
+    await obs.finallyRan;
+    assert.equal(obs.signal!.aborted, false);
+  });
+});
