@@ -59,11 +59,19 @@ export function rawRequest(
     stream.on('trailers', (t) => (trailers = t));
     stream.on('data', (c: Buffer) => chunks.push(c));
     stream.on('error', () => undefined);
-    stream.on('close', () => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
       const data = Buffer.concat(chunks);
+      const rstCode = stream.rstCode;
+      // A request left open never lets the stream close: reset it once the response is whole.
+      if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
       if (owned) session.close();
-      resolve({ headers: responseHeaders, trailers, data, messages: parseMessages(data), rstCode: stream.rstCode });
-    });
+      resolve({ headers: responseHeaders, trailers, data, messages: parseMessages(data), rstCode });
+    };
+    stream.on('end', finish);
+    stream.on('close', finish);
     session.on('error', reject);
     for (const b of Array.isArray(body) ? body : [body]) stream.write(b);
     if (options.endStream !== false) stream.end();
