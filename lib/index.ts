@@ -30,6 +30,7 @@ export {
   type MetadataValue,
   type MetadataInit,
   type MethodDefinition,
+  type AnyMethodDefinition,
   type ServiceDefinition,
 } from './protocol/index.js';
 
@@ -49,6 +50,7 @@ export {
   type ServicerContext,
   type AuthContext,
   type RpcMethodHandler,
+  type AnyRpcMethodHandler,
   type HandlerCallDetails,
   type GenericRpcHandler,
   type ServiceRpcHandler,

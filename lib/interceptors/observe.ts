@@ -1,5 +1,5 @@
 import { RpcError, StatusCode } from '../protocol/index.js';
-import type { RpcMethodHandler, ServicerContext } from '../server/index.js';
+import type { AnyRpcMethodHandler, RpcMethodHandler, ServicerContext } from '../server/index.js';
 
 /** How an RPC ended, as a server interceptor observes it. */
 export interface RpcOutcome {
@@ -40,7 +40,8 @@ async function* observeStream<T>(source: Iterable<T> | AsyncIterable<T> | Promis
  * outcome the client will see. The handler's kind, codecs and behavior are otherwise unchanged.
  * @internal
  */
-export function observeHandler(handler: AnyHandler, onEnd: (outcome: RpcOutcome, context: ServicerContext) => void): AnyHandler {
+export function observeHandler(erased: AnyRpcMethodHandler, onEnd: (outcome: RpcOutcome, context: ServicerContext) => void): AnyRpcMethodHandler {
+  const handler = erased as AnyHandler; // its behaviors only ever get what its own codecs made
   const report = (context: ServicerContext) => {
     let reported = false;
     return (error: unknown): void => {

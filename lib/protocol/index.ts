@@ -29,4 +29,4 @@ export {
 } from './compression.js';
 export { statusFromHttpStatus } from './http-status.js';
 export { Http2Code, statusFromRstCode, statusFromNodeError } from './http2-errors.js';
-export { splitMethodPath, type MethodDefinition, type ServiceDefinition } from './service-definition.js';
+export { splitMethodPath, type MethodDefinition, type AnyMethodDefinition, type ServiceDefinition } from './service-definition.js';

@@ -27,13 +27,30 @@ export interface MethodDefinition<Req, Res> {
 }
 
 /**
- * A service: its methods by name (the camelCase or original name a client method gets).
- *
- * `any` is deliberate here: a definition holds methods of unrelated message types, and the
- * typed helpers (`createClient`, `addService`) recover each method's own types from it.
+ * A method definition with its message types erased: every `MethodDefinition<Req, Res>` is
+ * one, so definitions of unrelated message types fit in one {@link ServiceDefinition}.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type ServiceDefinition = { readonly [method: string]: MethodDefinition<any, any> };
+export interface AnyMethodDefinition {
+  /** The HTTP/2 path, `/package.Service/Method`. */
+  readonly path: string;
+  /** Whether the client sends a stream of requests. */
+  readonly requestStream: boolean;
+  /** Whether the server sends a stream of responses. */
+  readonly responseStream: boolean;
+  /** Encodes a request message. */
+  readonly requestSerialize: (value: never) => Uint8Array;
+  /** Decodes a request message. */
+  readonly requestDeserialize: (bytes: Uint8Array) => unknown;
+  /** Encodes a response message. */
+  readonly responseSerialize: (value: never) => Uint8Array;
+  /** Decodes a response message. */
+  readonly responseDeserialize: (bytes: Uint8Array) => unknown;
+  /** The method's name as written in the `.proto` file, when it differs from the key. */
+  readonly originalName?: string;
+}
+
+/** A service: its methods by name (the name as in the `.proto` file). */
+export type ServiceDefinition = { readonly [method: string]: AnyMethodDefinition };
 
 /**
  * Splits `/package.Service/Method` into service and method names.

@@ -43,6 +43,29 @@ export interface RpcMethodHandler<Req = unknown, Res = unknown> {
   readonly streamStream: StreamStreamBehavior<Req, Res> | undefined;
 }
 
+/**
+ * A method handler with its message types erased: every `RpcMethodHandler<Req, Res>` is one.
+ * Collections of handlers for unrelated messages (generic handlers, interceptors) use it.
+ */
+export interface AnyRpcMethodHandler {
+  /** Whether the client sends a stream of requests. */
+  readonly requestStreaming: boolean;
+  /** Whether the server answers with a stream of responses. */
+  readonly responseStreaming: boolean;
+  /** Decodes a request. */
+  readonly requestDeserializer: ((bytes: Uint8Array) => unknown) | undefined;
+  /** Encodes a response. */
+  readonly responseSerializer: ((value: never) => Uint8Array) | undefined;
+  /** The behavior of a unary-unary method. */
+  readonly unaryUnary: ((request: never, context: ServicerContext) => unknown) | undefined;
+  /** The behavior of a unary-stream method. */
+  readonly unaryStream: ((request: never, context: ServicerContext) => unknown) | undefined;
+  /** The behavior of a stream-unary method. */
+  readonly streamUnary: ((requests: never, context: ServicerContext) => unknown) | undefined;
+  /** The behavior of a stream-stream method. */
+  readonly streamStream: ((requests: never, context: ServicerContext) => unknown) | undefined;
+}
+
 /** Describes an RPC that has just arrived (grpcio's `HandlerCallDetails`). */
 export interface HandlerCallDetails {
   /** The method's full path, `/package.Service/Method`. */
@@ -58,7 +81,7 @@ export interface GenericRpcHandler {
    * service it.
    * @param handlerCallDetails - the method and metadata of the RPC
    */
-  service(handlerCallDetails: HandlerCallDetails): RpcMethodHandler | null | undefined;
+  service(handlerCallDetails: HandlerCallDetails): AnyRpcMethodHandler | null | undefined;
 }
 
 /** A GenericRpcHandler for the methods of one service (grpcio's `ServiceRpcHandler`). */
@@ -67,8 +90,8 @@ export interface ServiceRpcHandler extends GenericRpcHandler {
   serviceName(): string;
 }
 
-// RpcMethodHandler values are erased to unknown in collections; the behaviors are invariant
-// in their types, so `any` is the honest element type of a heterogeneous handler map.
+// Inside the server a handler's messages are whatever its codecs produce; dispatch calls the
+// behaviors with exactly those values, so the internal view uses `any` for them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyHandler = RpcMethodHandler<any, any>;
 
@@ -243,8 +266,7 @@ function kindName(h: Partial<RpcMethodHandler>): string {
  * srv.addGenericRpcHandlers([methodHandlersGenericHandler('demo.Echo', { Echo: echo })]);
  * ```
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- handlers of unrelated message types
-export function methodHandlersGenericHandler(service: string, methodHandlers: Readonly<Record<string, RpcMethodHandler<any, any>>>): ServiceRpcHandler {
+export function methodHandlersGenericHandler(service: string, methodHandlers: Readonly<Record<string, AnyRpcMethodHandler>>): ServiceRpcHandler {
   if (typeof service !== 'string' || service === '') throw new TypeError('Cannot create generic handler: service name must be a non-empty string');
   const byPath = new Map<string, AnyHandler>();
   for (const [method, handler] of Object.entries(methodHandlers)) {

@@ -11,6 +11,7 @@ export {
   streamStreamRpcMethodHandler,
   methodHandlersGenericHandler,
   type RpcMethodHandler,
+  type AnyRpcMethodHandler,
   type HandlerCallDetails,
   type GenericRpcHandler,
   type ServiceRpcHandler,

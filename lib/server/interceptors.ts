@@ -1,7 +1,7 @@
-import type { HandlerCallDetails, RpcMethodHandler } from './handlers.js';
+import type { AnyRpcMethodHandler, HandlerCallDetails } from './handlers.js';
 
 /** What an interceptor returns, or its continuation gives back: a handler, or null for "not serviced". */
-export type InterceptedHandler = RpcMethodHandler<unknown, unknown> | null | undefined;
+export type InterceptedHandler = AnyRpcMethodHandler | null | undefined;
 
 /** Calls the next interceptor (or the handler lookup) for `details`. */
 export type Continuation = (details: HandlerCallDetails) => InterceptedHandler | Promise<InterceptedHandler>;

@@ -20,6 +20,7 @@ import {
   unaryUnaryRpcMethodHandler,
   type GenericRpcHandler,
   type HandlerCallDetails,
+  type AnyRpcMethodHandler,
   type RpcMethodHandler,
 } from './handlers.js';
 import { checkInterceptors, composeInterceptors, type Continuation, type InterceptedHandler, type ServerInterceptor } from './interceptors.js';
@@ -139,8 +140,7 @@ export class Server {
    * @param methodHandlers - handlers by method name
    * @throws TypeError for a value that is not an RpcMethodHandler; Error once started
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- handlers of unrelated message types
-  addRegisteredMethodHandlers(serviceName: string, methodHandlers: Readonly<Record<string, RpcMethodHandler<any, any>>>): void {
+  addRegisteredMethodHandlers(serviceName: string, methodHandlers: Readonly<Record<string, AnyRpcMethodHandler>>): void {
     this.#checkNotStarted('add handlers');
     if (typeof serviceName !== 'string' || serviceName === '') throw new TypeError('Cannot add handlers: service name must be a non-empty string');
     for (const [method, handler] of Object.entries(methodHandlers)) {
@@ -183,7 +183,7 @@ export class Server {
         : method.responseStream
           ? unaryStreamRpcMethodHandler
           : unaryUnaryRpcMethodHandler;
-      this.#registered.set(method.path, make(behavior as never, method.requestDeserialize, method.responseSerialize) as AnyHandler);
+      this.#registered.set(method.path, make(behavior as never, method.requestDeserialize, method.responseSerialize as (value: unknown) => Uint8Array) as AnyHandler);
     }
   }
 
