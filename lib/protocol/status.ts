@@ -31,7 +31,7 @@ export const StatusCode = {
   ABORTED: 10,
   /** The operation was attempted past the valid range. */
   OUT_OF_RANGE: 11,
-  /** The operation is not implemented or not supported. */
+  /** The server does not support the operation (an unknown method or service, say). */
   UNIMPLEMENTED: 12,
   /** Internal error: an invariant the system expects has been broken. */
   INTERNAL: 13,

@@ -1,3 +1,5 @@
+import type { TransportServerOptions } from '../transport/index.js';
+
 /**
  * Server settings, under gRPC's standard channel-argument names so settings carry over from
  * grpcio and grpc-js unchanged. Taken as `[key, value]` pairs (as grpcio) or as an object;
@@ -78,21 +80,10 @@ export interface ServerOptions {
 /** Options as pairs, as grpcio takes them, or as an object. */
 export type ServerOptionsInit = ServerOptions | Iterable<readonly [string, unknown]>;
 
-/** The parsed options. @internal */
-export interface ResolvedServerOptions {
+/** The parsed options: the connection settings plus the per-call message limits. @internal */
+export interface ResolvedServerOptions extends TransportServerOptions {
   readonly maxReceiveMessageBytes: number;
   readonly maxSendMessageBytes: number;
-  readonly maxConcurrentStreams: number;
-  readonly keepaliveTimeMs: number;
-  readonly keepaliveTimeoutMs: number;
-  readonly keepalivePermitWithoutCalls: boolean;
-  readonly minPingIntervalWithoutDataMs: number;
-  readonly maxPingStrikes: number;
-  readonly maxConnectionIdleMs: number;
-  readonly maxConnectionAgeMs: number;
-  readonly maxConnectionAgeGraceMs: number;
-  readonly maxHeaderListSize: number;
-  readonly maxSessionMemoryMb: number;
 }
 
 // grpc-core treats INT_MAX as "never" for the duration arguments.
