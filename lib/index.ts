@@ -73,3 +73,35 @@ export {
 } from './server/index.js';
 
 // client
+export {
+  Channel,
+  insecureChannel,
+  secureChannel,
+  sslChannelCredentials,
+  metadataCallCredentials,
+  accessTokenCallCredentials,
+  compositeCallCredentials,
+  compositeChannelCredentials,
+  createClient,
+  type CallOptions,
+  type ParentCall,
+  type CallResult,
+  type UnaryUnaryMultiCallable,
+  type UnaryStreamMultiCallable,
+  type StreamUnaryMultiCallable,
+  type StreamStreamMultiCallable,
+  type StreamingCall,
+  type RequestSerializer,
+  type ResponseDeserializer,
+  type CallCredentials,
+  type ChannelCredentials,
+  type CallCredentialsContext,
+  type TypedClient,
+  type ClientMethod,
+  type MethodKind,
+  type RequestOf,
+  type ResponseOf,
+  type ChannelOptions,
+  type ChannelOptionsInit,
+} from './client/index.js';
+export { type ConnectivityState } from './transport/index.js';

@@ -12,3 +12,12 @@ export {
   type StreamListener,
   type ListenTarget,
 } from './http2-server.js';
+export { ClientCall, cancelledError, type ClientCallOptions, type CallStatus } from './client-call.js';
+export {
+  Connection,
+  unavailable,
+  type ConnectivityState,
+  type Address,
+  type ClientTlsOptions,
+  type ConnectionOptions,
+} from './client-connection.js';

@@ -1,0 +1,642 @@
+import type { ClientHttp2Session } from 'node:http2';
+import { Metadata, RpcError, StatusCode, checkCompression, type Compression, type MetadataInit } from '../protocol/index.js';
+import { ClientCall, Connection, unavailable, type CallStatus, type ConnectivityState } from '../transport/index.js';
+import { linkSignals, onAbort } from '../util/index.js';
+import { callMetadata, channelCredentialsOf, type CallCredentials, type ChannelCredentials } from './credentials.js';
+import { resolveChannelOptions, type ChannelOptionsInit, type ResolvedChannelOptions } from './options.js';
+import { retryPolicyFor, type RetryPolicy } from './retry.js';
+import { parseTarget } from './target.js';
+
+/** A server call an outgoing call serves: a handler's `context` is one. */
+export interface ParentCall {
+  /** Aborts when the server call ends abnormally; the outgoing call is then cancelled. */
+  readonly signal: AbortSignal;
+  /** The server call's deadline, which the outgoing call inherits when earlier than its own. */
+  readonly deadline: Date | undefined;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Request metadata. */
+  readonly metadata?: MetadataInit;
+  /** Seconds the call may take (grpcio's `timeout`). */
+  readonly timeout?: number;
+  /** When the call must be done by; the earlier of this and `timeout` wins. */
+  readonly deadline?: Date;
+  /** Aborting it cancels the call: RST_STREAM CANCEL to the server, CANCELLED here. */
+  readonly signal?: AbortSignal;
+  /** Compression of this call's requests. */
+  readonly compression?: Compression;
+  /** Wait for the channel to be ready instead of failing at once while it cannot connect. */
+  readonly waitForReady?: boolean;
+  /** Credentials for this call only. */
+  readonly credentials?: CallCredentials;
+  /**
+   * A server call this one serves: its deadline and cancellation carry over (pass the
+   * handler's `context`).
+   */
+  readonly parent?: ParentCall;
+}
+
+/** What `withCall` gives: the response and everything the call reported. */
+export interface CallResult<Res> {
+  /** The response message. */
+  readonly response: Res;
+  /** The response headers. */
+  readonly initialMetadata: Metadata;
+  /** The trailers sent with the status. */
+  readonly trailingMetadata: Metadata;
+  /** The status code (OK). */
+  readonly code: StatusCode;
+  /** The status message. */
+  readonly details: string;
+}
+
+/** A unary-request, unary-response method of a channel (grpcio's `UnaryUnaryMultiCallable`). */
+export interface UnaryUnaryMultiCallable<Req, Res> {
+  /**
+   * Calls the method.
+   * @throws RpcError with the status when it is not OK
+   */
+  (request: Req, options?: CallOptions): Promise<Res>;
+  /** Calls the method and resolves with the response, metadata and status (grpcio's `with_call`). */
+  withCall(request: Req, options?: CallOptions): Promise<CallResult<Res>>;
+}
+
+/** A stream-request, unary-response method (grpcio's `StreamUnaryMultiCallable`). */
+export interface StreamUnaryMultiCallable<Req, Res> {
+  /**
+   * Calls the method with a stream of requests, pulled only as fast as the connection sends them.
+   * @throws RpcError with the status when it is not OK
+   */
+  (requests: Iterable<Req> | AsyncIterable<Req>, options?: CallOptions): Promise<Res>;
+  /** As the call, resolving with the response, metadata and status. */
+  withCall(requests: Iterable<Req> | AsyncIterable<Req>, options?: CallOptions): Promise<CallResult<Res>>;
+}
+
+/**
+ * A call whose responses are a stream: iterate it with `for await`. Leaving the loop early
+ * cancels the call. The iterator throws an RpcError when the call ends with a non-OK status.
+ */
+export interface StreamingCall<Res> extends AsyncIterable<Res> {
+  /** @returns the response headers, once they arrive */
+  initialMetadata(): Promise<Metadata>;
+  /** @returns the trailers, once the call ends */
+  trailingMetadata(): Promise<Metadata>;
+  /** @returns the status code, once the call ends */
+  code(): Promise<StatusCode>;
+  /** @returns the status message, once the call ends */
+  details(): Promise<string>;
+  /** Cancels the call (RST_STREAM CANCEL; the stream ends with CANCELLED). */
+  cancel(): void;
+}
+
+/** A unary-request, stream-response method (grpcio's `UnaryStreamMultiCallable`). */
+export type UnaryStreamMultiCallable<Req, Res> = (request: Req, options?: CallOptions) => StreamingCall<Res>;
+/** A stream-request, stream-response method (grpcio's `StreamStreamMultiCallable`). */
+export type StreamStreamMultiCallable<Req, Res> = (requests: Iterable<Req> | AsyncIterable<Req>, options?: CallOptions) => StreamingCall<Res>;
+
+/** Turns a request into bytes. */
+export type RequestSerializer<Req> = (value: Req) => Uint8Array;
+/** Turns response bytes into a response. */
+export type ResponseDeserializer<Res> = (bytes: Uint8Array) => Res;
+
+interface Prepared {
+  readonly path: string;
+  readonly deadline: number;
+  readonly signal: AbortSignal | undefined;
+  readonly dispose: () => void;
+  readonly metadata: Metadata;
+  readonly compression: Compression;
+  readonly waitForReady: boolean;
+  readonly credentials: CallCredentials | undefined;
+}
+
+const identityBytes = (b: Uint8Array): Uint8Array => b;
+
+/**
+ * A channel to one target (grpcio's `grpc.Channel`): one HTTP/2 connection per resolved address,
+ * opened when the first call needs it (pick-first across addresses), shared by every call, and
+ * reopened with backoff after failures.
+ */
+export class Channel {
+  readonly #options: ResolvedChannelOptions;
+  readonly #authority: string;
+  readonly #connections: Connection[];
+  readonly #callCredentials: CallCredentials | undefined;
+  readonly #secure: boolean;
+  #closed = false;
+  #stateListeners = new Set<(state: ConnectivityState) => void>();
+  readonly #calls = new Set<ClientCall>();
+
+  /** @internal Use {@link insecureChannel} or {@link secureChannel}. */
+  constructor(target: string, credentials: ChannelCredentials | null, options?: ChannelOptionsInit) {
+    this.#options = resolveChannelOptions(options);
+    const parsed = parseTarget(target);
+    this.#authority = this.#options.defaultAuthority ?? parsed.authority;
+    const creds = credentials === null ? undefined : channelCredentialsOf(credentials);
+    this.#secure = creds !== undefined;
+    this.#callCredentials = creds?.callCredentials;
+    const o = this.#options;
+    this.#connections = parsed.addresses.map(
+      (address) =>
+        new Connection(address, {
+          tls:
+            creds === undefined
+              ? undefined
+              : { ca: creds.rootCertificates, key: creds.privateKey, cert: creds.certChain, servername: o.sslTargetNameOverride ?? parsed.host },
+          keepaliveTimeMs: o.keepaliveTimeMs,
+          keepaliveTimeoutMs: o.keepaliveTimeoutMs,
+          keepalivePermitWithoutCalls: o.keepalivePermitWithoutCalls,
+          initialBackoffMs: o.initialBackoffMs,
+          maxBackoffMs: o.maxBackoffMs,
+          minConnectTimeoutMs: o.minConnectTimeoutMs,
+        }),
+    );
+    for (const c of this.#connections) c.onStateChange(() => this.#emitState());
+  }
+
+  /**
+   * The channel's connectivity state.
+   * @param tryToConnect - start connecting if idle
+   * @returns IDLE, CONNECTING, READY, TRANSIENT_FAILURE or SHUTDOWN
+   */
+  getState(tryToConnect = false): ConnectivityState {
+    if (this.#closed) return 'SHUTDOWN';
+    if (tryToConnect) this.#connect();
+    const states = this.#connections.map((c) => c.state);
+    if (states.includes('READY')) return 'READY';
+    if (states.includes('CONNECTING')) return 'CONNECTING';
+    if (states.every((s) => s === 'TRANSIENT_FAILURE')) return 'TRANSIENT_FAILURE';
+    if (states.includes('TRANSIENT_FAILURE') && !states.includes('IDLE')) return 'TRANSIENT_FAILURE';
+    return 'IDLE';
+  }
+
+  /**
+   * Calls `listener` with each new state (grpcio's `subscribe`).
+   * @param listener - receives the state
+   * @param tryToConnect - start connecting at once
+   * @returns a function that unsubscribes
+   */
+  subscribe(listener: (state: ConnectivityState) => void, tryToConnect = false): () => void {
+    this.#stateListeners.add(listener);
+    listener(this.getState(tryToConnect));
+    return () => this.#stateListeners.delete(listener);
+  }
+
+  #lastState: ConnectivityState | undefined;
+  #emitState(): void {
+    const state = this.getState();
+    if (state === this.#lastState) return;
+    this.#lastState = state;
+    for (const l of [...this.#stateListeners]) l(state);
+  }
+
+  /**
+   * Waits until the state differs from `current`.
+   * @param current - the state last seen
+   * @param options - a signal that stops the wait
+   * @returns the new state
+   * @throws the signal's reason when it aborts first
+   */
+  waitForStateChange(current: ConnectivityState, options: { signal?: AbortSignal } = {}): Promise<ConnectivityState> {
+    return new Promise((resolve, reject) => {
+      const now = this.getState();
+      if (now !== current) return resolve(now);
+      let removeAbort = (): void => undefined;
+      const listener = (state: ConnectivityState): void => {
+        if (state === current) return;
+        this.#stateListeners.delete(listener);
+        removeAbort();
+        resolve(state);
+      };
+      this.#stateListeners.add(listener);
+      if (options.signal !== undefined) {
+        removeAbort = onAbort(options.signal, (reason) => {
+          this.#stateListeners.delete(listener);
+          reject(reason);
+        });
+      }
+    });
+  }
+
+  /**
+   * Connects and waits until the channel is READY (grpcio's `channel_ready_future`).
+   * @param options - a signal that stops the wait
+   * @throws the signal's reason when it aborts first; RpcError UNAVAILABLE once the channel is closed
+   */
+  async waitForReady(options: { signal?: AbortSignal } = {}): Promise<void> {
+    for (;;) {
+      const state = this.getState(true);
+      if (state === 'READY') return;
+      if (state === 'SHUTDOWN') throw unavailable('Cannot wait for ready: channel closed');
+      if (state === 'TRANSIENT_FAILURE') for (const c of this.#connections) c.resetBackoff();
+      await this.waitForStateChange(state, options);
+    }
+  }
+
+  /** Closes the channel: its connections close and calls in flight end CANCELLED. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const call of [...this.#calls]) call.cancel(new RpcError(StatusCode.CANCELLED, 'Channel closed'));
+    for (const c of this.#connections) c.close();
+    for (const l of [...this.#stateListeners]) l('SHUTDOWN');
+    this.#stateListeners.clear();
+  }
+
+  #connect(): void {
+    // pick_first: one connection at a time, in address order.
+    if (this.#connections.some((c) => c.state === 'READY' || c.state === 'CONNECTING')) return;
+    const idle = this.#connections.find((c) => c.state === 'IDLE');
+    idle?.connect();
+  }
+
+  #readySession(): { session: ClientHttp2Session; connection: Connection } | undefined {
+    for (const connection of this.#connections) {
+      const session = connection.session;
+      if (session !== undefined && !session.closed && !session.destroyed) return { session, connection };
+    }
+    return undefined;
+  }
+
+  /** A ready session, connecting as needed; fails fast in TRANSIENT_FAILURE unless waitForReady. */
+  async #session(prepared: Prepared): Promise<{ session: ClientHttp2Session; connection: Connection }> {
+    for (;;) {
+      if (this.#closed) throw unavailable('Cannot start call: channel closed');
+      const ready = this.#readySession();
+      if (ready !== undefined) return ready;
+      const state = this.getState(true);
+      if (state === 'TRANSIENT_FAILURE') {
+        if (!prepared.waitForReady) {
+          const why = this.#connections.map((c) => c.lastError).find((e) => e !== '') ?? 'connection failed';
+          throw unavailable(`Cannot connect to ${this.#authority}: ${why}`);
+        }
+      }
+      const { signal, dispose } = linkSignals([prepared.signal, deadlineSignal(prepared.deadline)]);
+      try {
+        await this.waitForStateChange(state, { signal });
+      } catch (reason) {
+        throw reason instanceof RpcError ? reason : new RpcError(StatusCode.CANCELLED, 'Call cancelled');
+      } finally {
+        dispose();
+      }
+    }
+  }
+
+  #prepare(path: string, options: CallOptions = {}, forRetry = false): Prepared {
+    const { timeout, deadline: at, parent, signal: own } = options;
+    let deadline = Infinity;
+    if (timeout !== undefined && timeout !== null) {
+      if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) throw new RangeError(`Cannot start call: timeout must be a number of seconds, got ${String(timeout)}`);
+      deadline = Date.now() + timeout * 1000;
+    }
+    if (at !== undefined) deadline = Math.min(deadline, at.getTime());
+    if (parent?.deadline !== undefined) deadline = Math.min(deadline, parent.deadline.getTime());
+    const configured = this.#methodConfig(path);
+    if (configured.timeoutMs !== undefined && !forRetry) deadline = Math.min(deadline, Date.now() + configured.timeoutMs);
+    const { signal, dispose } = own !== undefined || parent !== undefined ? linkSignals([own, parent?.signal]) : { signal: undefined, dispose: noop };
+    return {
+      path,
+      deadline,
+      signal,
+      dispose,
+      metadata: Metadata.from(options.metadata),
+      compression: options.compression === undefined ? this.#options.compression : checkCompression(options.compression, 'compression'),
+      waitForReady: options.waitForReady ?? configured.waitForReady ?? false,
+      credentials: options.credentials,
+    };
+  }
+
+  #methodConfig(path: string): { timeoutMs?: number; waitForReady?: boolean } {
+    const config = this.#options.serviceConfig;
+    if (config === undefined) return {};
+    return retryPolicyFor(config, path);
+  }
+
+  /** Starts one attempt of a call: session, credentials, stream. */
+  async #start(prepared: Prepared, attempt: number): Promise<ClientCall> {
+    const { session, connection } = await this.#session(prepared);
+    let metadata = prepared.metadata;
+    const credentials = [this.#callCredentials, prepared.credentials].filter((c): c is CallCredentials => c !== undefined);
+    if (credentials.length > 0) {
+      if (!this.#secure && !this.#options.allowInsecureCallCredentials) {
+        throw new RpcError(StatusCode.UNAUTHENTICATED, 'Cannot send call credentials over an insecure channel (set grpc-iter.allow_insecure_call_credentials to allow it)');
+      }
+      const slash = prepared.path.lastIndexOf('/');
+      const context = { serviceUrl: `https://${this.#authority.replace(/:443$/, '')}${prepared.path.slice(0, slash)}`, methodName: prepared.path.slice(slash + 1) };
+      metadata = metadata.clone();
+      for (const c of credentials) metadata.merge(await callMetadata(c, context));
+    }
+    if (attempt > 0) {
+      metadata = metadata.clone();
+      metadata.set('grpc-previous-rpc-attempts', String(attempt));
+    }
+    if (this.#closed) throw unavailable('Cannot start call: channel closed');
+    const call = new ClientCall(session, {
+      path: prepared.path,
+      authority: this.#authority,
+      metadata,
+      deadline: prepared.deadline,
+      compression: prepared.compression,
+      maxSendMessageBytes: this.#options.maxSendMessageBytes,
+      maxReceiveMessageBytes: this.#options.maxReceiveMessageBytes,
+      userAgent: this.#options.userAgent,
+    });
+    const untrack = connection.trackCall();
+    this.#calls.add(call);
+    const cleanup = (): void => {
+      untrack();
+      this.#calls.delete(call);
+    };
+    void call.status().then(cleanup);
+    if (prepared.signal !== undefined) {
+      const remove = onAbort(prepared.signal, () => call.cancel(new RpcError(StatusCode.CANCELLED, 'Call cancelled')));
+      void call.status().then(remove);
+    }
+    return call;
+  }
+
+  /** Runs a unary-request call with the retry policy (gRFC A6): retried only while nothing was received. */
+  async #unaryAttempts(prepared: Prepared, payload: Uint8Array): Promise<{ call: ClientCall; status: CallStatus }> {
+    const policy: RetryPolicy | undefined = this.#options.enableRetries ? retryPolicyFor(this.#options.serviceConfig, prepared.path).retryPolicy : undefined;
+    for (let attempt = 0; ; attempt++) {
+      const call = await this.#start(prepared, attempt);
+      call.sendUnary(payload);
+      const status = await call.status();
+      const committed = call.receivedHeaders;
+      if (status.code === StatusCode.OK || policy === undefined || committed || attempt + 1 >= policy.maxAttempts || !policy.retryableStatusCodes.has(status.code)) {
+        return { call, status };
+      }
+      const pushback = status.metadata.get('grpc-retry-pushback-ms');
+      let waitMs = policy.nextBackoff(attempt);
+      if (typeof pushback === 'string') {
+        if (!/^\d+$/.test(pushback)) return { call, status }; // gRFC A6: a malformed pushback stops retries
+        waitMs = Number(pushback);
+      }
+      if (Date.now() + waitMs >= prepared.deadline) return { call, status };
+      await sleepUnless(waitMs, prepared.signal);
+      if (prepared.signal?.aborted === true) return { call, status: { code: StatusCode.CANCELLED, details: 'Call cancelled', metadata: new Metadata() } };
+    }
+  }
+
+  /**
+   * A unary-unary method (grpcio's `channel.unary_unary`).
+   * @param method - the path, `/package.Service/Method`
+   * @param requestSerializer - encodes requests (omitted: requests are bytes)
+   * @param responseDeserializer - decodes responses (omitted: responses are bytes)
+   * @returns the callable
+   *
+   * @example
+   * ```ts
+   * const sayHello = channel.unaryUnary('/helloworld.Greeter/SayHello', encodeHello, decodeReply);
+   * const reply = await sayHello({ name: 'you' }, { timeout: 5 });
+   * ```
+   */
+  unaryUnary<Req = Uint8Array, Res = Uint8Array>(method: string, requestSerializer?: RequestSerializer<Req>, responseDeserializer?: ResponseDeserializer<Res>): UnaryUnaryMultiCallable<Req, Res> {
+    const serialize = (requestSerializer ?? identityBytes) as RequestSerializer<Req>;
+    const deserialize = (responseDeserializer ?? identityBytes) as ResponseDeserializer<Res>;
+    const withCall = async (request: Req, options?: CallOptions): Promise<CallResult<Res>> => {
+      const prepared = this.#prepare(method, options);
+      try {
+        const { call, status } = await this.#unaryAttempts(prepared, serialize(request));
+        if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
+        const response = decodeResponse(deserialize, await call.response());
+        return { response, initialMetadata: await call.initialMetadata(), trailingMetadata: status.metadata, code: status.code, details: status.details };
+      } finally {
+        prepared.dispose();
+      }
+    };
+    const callable = async (request: Req, options?: CallOptions): Promise<Res> => (await withCall(request, options)).response;
+    return Object.assign(callable, { withCall });
+  }
+
+  /**
+   * A stream-unary method (grpcio's `channel.stream_unary`).
+   * @param method - the path, `/package.Service/Method`
+   * @param requestSerializer - encodes requests
+   * @param responseDeserializer - decodes the response
+   * @returns the callable
+   */
+  streamUnary<Req = Uint8Array, Res = Uint8Array>(method: string, requestSerializer?: RequestSerializer<Req>, responseDeserializer?: ResponseDeserializer<Res>): StreamUnaryMultiCallable<Req, Res> {
+    const serialize = (requestSerializer ?? identityBytes) as RequestSerializer<Req>;
+    const deserialize = (responseDeserializer ?? identityBytes) as ResponseDeserializer<Res>;
+    const withCall = async (requests: Iterable<Req> | AsyncIterable<Req>, options?: CallOptions): Promise<CallResult<Res>> => {
+      const prepared = this.#prepare(method, options);
+      try {
+        const call = await this.#start(prepared, 0);
+        void pumpRequests(call, requests, serialize);
+        const status = await call.status();
+        if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
+        const response = decodeResponse(deserialize, await call.response());
+        return { response, initialMetadata: await call.initialMetadata(), trailingMetadata: status.metadata, code: status.code, details: status.details };
+      } finally {
+        prepared.dispose();
+      }
+    };
+    const callable = async (requests: Iterable<Req> | AsyncIterable<Req>, options?: CallOptions): Promise<Res> => (await withCall(requests, options)).response;
+    return Object.assign(callable, { withCall });
+  }
+
+  /**
+   * A unary-stream method (grpcio's `channel.unary_stream`).
+   * @param method - the path, `/package.Service/Method`
+   * @param requestSerializer - encodes the request
+   * @param responseDeserializer - decodes each response
+   * @returns the callable
+   *
+   * @example
+   * ```ts
+   * const listFeatures = channel.unaryStream('/routeguide.RouteGuide/ListFeatures', encodeRect, decodeFeature);
+   * for await (const feature of listFeatures(rect)) console.log(feature.name);
+   * ```
+   */
+  unaryStream<Req = Uint8Array, Res = Uint8Array>(method: string, requestSerializer?: RequestSerializer<Req>, responseDeserializer?: ResponseDeserializer<Res>): UnaryStreamMultiCallable<Req, Res> {
+    const serialize = (requestSerializer ?? identityBytes) as RequestSerializer<Req>;
+    const deserialize = (responseDeserializer ?? identityBytes) as ResponseDeserializer<Res>;
+    return (request, options) => {
+      const prepared = this.#prepare(method, options);
+      const started = (async () => {
+        const { call } = await this.#unaryStreamStart(prepared, serialize(request));
+        return call;
+      })();
+      return responseStream(started, deserialize, prepared.dispose);
+    };
+  }
+
+  /** Starts a server-streaming call, retrying (per policy) only while nothing was received. */
+  async #unaryStreamStart(prepared: Prepared, payload: Uint8Array): Promise<{ call: ClientCall }> {
+    const policy = this.#options.enableRetries ? retryPolicyFor(this.#options.serviceConfig, prepared.path).retryPolicy : undefined;
+    for (let attempt = 0; ; attempt++) {
+      const call = await this.#start(prepared, attempt);
+      call.sendUnary(payload);
+      if (policy === undefined) return { call };
+      // Committed once headers arrive; a failure before that may be retried.
+      await Promise.race([call.initialMetadata(), call.status()]);
+      if (!call.done || call.receivedHeaders || attempt + 1 >= policy.maxAttempts) return { call };
+      const status = await call.status();
+      if (status.code === StatusCode.OK || !policy.retryableStatusCodes.has(status.code)) return { call };
+      const waitMs = policy.nextBackoff(attempt);
+      if (Date.now() + waitMs >= prepared.deadline) return { call };
+      await sleepUnless(waitMs, prepared.signal);
+    }
+  }
+
+  /**
+   * A stream-stream method (grpcio's `channel.stream_stream`). The requests are any iterable
+   * or async iterable, so `pipe(source, chat, sink)` works with it-pipe.
+   * @param method - the path, `/package.Service/Method`
+   * @param requestSerializer - encodes each request
+   * @param responseDeserializer - decodes each response
+   * @returns the callable
+   */
+  streamStream<Req = Uint8Array, Res = Uint8Array>(method: string, requestSerializer?: RequestSerializer<Req>, responseDeserializer?: ResponseDeserializer<Res>): StreamStreamMultiCallable<Req, Res> {
+    const serialize = (requestSerializer ?? identityBytes) as RequestSerializer<Req>;
+    const deserialize = (responseDeserializer ?? identityBytes) as ResponseDeserializer<Res>;
+    return (requests, options) => {
+      const prepared = this.#prepare(method, options);
+      const started = this.#start(prepared, 0).then((call) => {
+        void pumpRequests(call, requests, serialize);
+        return call;
+      });
+      return responseStream(started, deserialize, prepared.dispose);
+    };
+  }
+}
+
+function decodeResponse<Res>(deserialize: ResponseDeserializer<Res>, bytes: Uint8Array): Res {
+  try {
+    return deserialize(bytes);
+  } catch (err) {
+    throw new RpcError(StatusCode.INTERNAL, 'Cannot deserialize response', { cause: err });
+  }
+}
+
+/** Sends `requests` as the stream drains; a failing source cancels the call. */
+async function pumpRequests<Req>(call: ClientCall, requests: Iterable<Req> | AsyncIterable<Req>, serialize: RequestSerializer<Req>): Promise<void> {
+  const iterator = Symbol.asyncIterator in requests ? requests[Symbol.asyncIterator]() : (requests as Iterable<Req>)[Symbol.iterator]();
+  try {
+    for (;;) {
+      if (call.done) {
+        await iterator.return?.();
+        return;
+      }
+      const r = await iterator.next();
+      if (r.done === true) break;
+      if (call.done) {
+        await iterator.return?.();
+        return;
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = serialize(r.value);
+      } catch (err) {
+        throw new RpcError(StatusCode.INTERNAL, 'Cannot serialize request', { cause: err });
+      }
+      const pending = call.write(bytes);
+      if (pending !== undefined) await pending;
+    }
+    call.halfClose();
+  } catch (err) {
+    call.cancel(err instanceof RpcError ? err : new RpcError(StatusCode.CANCELLED, `Request stream failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+  }
+}
+
+function responseStream<Res>(started: Promise<ClientCall>, deserialize: ResponseDeserializer<Res>, dispose: () => void): StreamingCall<Res> {
+  let cancelled = false;
+  // A call that failed to start still reports its status through the same methods.
+  const settled: Promise<{ call?: ClientCall; error?: RpcError }> = started.then(
+    (call) => {
+      if (cancelled) call.cancel();
+      return { call };
+    },
+    (err: unknown) => ({ error: err instanceof RpcError ? err : new RpcError(StatusCode.INTERNAL, String(err)) }),
+  );
+  const status = (): Promise<CallStatus> =>
+    settled.then(({ call, error }) => (call !== undefined ? call.status() : { code: error!.code, details: error!.details, metadata: error!.trailingMetadata }));
+  void status().then(dispose);
+  return {
+    initialMetadata: () => settled.then(({ call }) => call?.initialMetadata() ?? new Metadata()),
+    trailingMetadata: async () => (await status()).metadata,
+    code: async () => (await status()).code,
+    details: async () => (await status()).details,
+    cancel() {
+      cancelled = true;
+      void settled.then(({ call }) => call?.cancel());
+    },
+    [Symbol.asyncIterator](): AsyncIterator<Res> {
+      return {
+        async next(): Promise<IteratorResult<Res>> {
+          const { call, error } = await settled;
+          if (error !== undefined) throw error;
+          const bytes = await call!.next();
+          if (bytes === undefined) return { done: true, value: undefined };
+          return { done: false, value: decodeResponse(deserialize, bytes) };
+        },
+        async return(): Promise<IteratorResult<Res>> {
+          // Leaving a for-await loop early cancels the call.
+          cancelled = true;
+          const { call } = await settled;
+          call?.cancel();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
+
+function deadlineSignal(deadline: number): AbortSignal | undefined {
+  if (deadline === Infinity) return undefined;
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new RpcError(StatusCode.DEADLINE_EXCEEDED, 'Deadline exceeded while waiting for a connection')), Math.max(0, deadline - Date.now()));
+  timer.unref();
+  return controller.signal;
+}
+
+function sleepUnless(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    const remove = signal === undefined ? noop : onAbort(signal, done);
+    function done(): void {
+      clearTimeout(timer);
+      remove();
+      resolve();
+    }
+  });
+}
+
+function noop(): void {}
+
+/**
+ * A channel without TLS (grpcio's `grpc.insecure_channel`).
+ *
+ * @param target - `host:port`, `dns:///host:port`, `ipv4:a:p[,a:p]`, `ipv6:[a]:p`, `unix:path`
+ * @param options - channel arguments, as pairs or an object
+ * @returns the channel; it connects when the first call needs it
+ * @throws TypeError for a target or option it cannot use
+ *
+ * @example
+ * ```ts
+ * const channel = insecureChannel('localhost:50051');
+ * const echo = channel.unaryUnary('/demo.Echo/Echo');
+ * console.log(await echo(new Uint8Array([1, 2, 3]), { timeout: 2 }));
+ * channel.close();
+ * ```
+ */
+export function insecureChannel(target: string, options?: ChannelOptionsInit): Channel {
+  return new Channel(target, null, options);
+}
+
+/**
+ * A TLS channel (grpcio's `grpc.secure_channel`).
+ *
+ * @param target - as for {@link insecureChannel}
+ * @param credentials - from {@link sslChannelCredentials}, possibly composed with call credentials
+ * @param options - channel arguments
+ * @returns the channel
+ * @throws TypeError for a target, credentials or option it cannot use
+ */
+export function secureChannel(target: string, credentials: ChannelCredentials, options?: ChannelOptionsInit): Channel {
+  channelCredentialsOf(credentials);
+  return new Channel(target, credentials, options);
+}

@@ -1,0 +1,31 @@
+/**
+ * The client: channels, multi-callables, credentials, typed clients.
+ * @packageDocumentation
+ */
+export {
+  Channel,
+  insecureChannel,
+  secureChannel,
+  type CallOptions,
+  type ParentCall,
+  type CallResult,
+  type UnaryUnaryMultiCallable,
+  type UnaryStreamMultiCallable,
+  type StreamUnaryMultiCallable,
+  type StreamStreamMultiCallable,
+  type StreamingCall,
+  type RequestSerializer,
+  type ResponseDeserializer,
+} from './channel.js';
+export {
+  sslChannelCredentials,
+  metadataCallCredentials,
+  accessTokenCallCredentials,
+  compositeCallCredentials,
+  compositeChannelCredentials,
+  type CallCredentials,
+  type ChannelCredentials,
+  type CallCredentialsContext,
+} from './credentials.js';
+export { createClient, type TypedClient, type ClientMethod, type MethodKind, type RequestOf, type ResponseOf } from './create-client.js';
+export { type ChannelOptions, type ChannelOptionsInit } from './options.js';

@@ -1,0 +1,152 @@
+import { checkCompression, type Compression } from '../protocol/index.js';
+
+/**
+ * Channel settings, under gRPC's standard channel-argument names, as `[key, value]` pairs or
+ * an object. Unknown keys are ignored; a bad value for a known key throws at channel creation.
+ */
+export interface ChannelOptions {
+  /** Largest response message accepted, in bytes; `-1` for no limit. @defaultValue 4_194_304 */
+  readonly 'grpc.max_receive_message_length'?: number;
+  /** Largest request message sent, in bytes; `-1` for no limit. @defaultValue -1 */
+  readonly 'grpc.max_send_message_length'?: number;
+  /** Interval of keepalive pings on a connection, in milliseconds. @defaultValue unlimited (no pings) */
+  readonly 'grpc.keepalive_time_ms'?: number;
+  /** How long to wait for a keepalive ping's answer before closing the connection, in milliseconds. @defaultValue 20_000 */
+  readonly 'grpc.keepalive_timeout_ms'?: number;
+  /** Whether to send keepalive pings on a connection without calls (`0`/`1` or a boolean). @defaultValue false */
+  readonly 'grpc.keepalive_permit_without_calls'?: number | boolean;
+  /** The `:authority` sent with calls, instead of the target's host. */
+  readonly 'grpc.default_authority'?: string;
+  /** The name the server's TLS certificate must carry, instead of the target's host (tests). */
+  readonly 'grpc.ssl_target_name_override'?: string;
+  /** Prepended to the user-agent header. */
+  readonly 'grpc.primary_user_agent'?: string;
+  /** Compression of request messages: a {@link Compression} value. @defaultValue Compression.NoCompression */
+  readonly 'grpc.default_compression_algorithm'?: Compression;
+  /** Whether calls are retried per the service config's retryPolicy (`0`/`1` or a boolean). @defaultValue true */
+  readonly 'grpc.enable_retries'?: number | boolean;
+  /** The service config as JSON (doc/service_config.md): methodConfig with timeout, retryPolicy, waitForReady. */
+  readonly 'grpc.service_config'?: string;
+  /** First reconnect delay, in milliseconds. @defaultValue 1_000 */
+  readonly 'grpc.initial_reconnect_backoff_ms'?: number;
+  /** Longest reconnect delay, in milliseconds. @defaultValue 120_000 */
+  readonly 'grpc.max_reconnect_backoff_ms'?: number;
+  /** Shortest time a connection attempt is given, in milliseconds. @defaultValue 20_000 */
+  readonly 'grpc.min_reconnect_backoff_ms'?: number;
+  /**
+   * Allows call credentials (tokens) to be sent over a plaintext channel, as grpcio's local
+   * credentials do for loopback. Off by default so tokens do not leak in the clear.
+   * @defaultValue false
+   */
+  readonly 'grpc-iter.allow_insecure_call_credentials'?: number | boolean;
+}
+
+/** Options as pairs, as grpcio takes them, or as an object. */
+export type ChannelOptionsInit = ChannelOptions | Iterable<readonly [string, unknown]>;
+
+/** The parsed options. @internal */
+export interface ResolvedChannelOptions {
+  readonly maxReceiveMessageBytes: number;
+  readonly maxSendMessageBytes: number;
+  readonly keepaliveTimeMs: number;
+  readonly keepaliveTimeoutMs: number;
+  readonly keepalivePermitWithoutCalls: boolean;
+  readonly defaultAuthority: string | undefined;
+  readonly sslTargetNameOverride: string | undefined;
+  readonly userAgent: string;
+  readonly compression: Compression;
+  readonly enableRetries: boolean;
+  readonly serviceConfig: ServiceConfig | undefined;
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+  readonly minConnectTimeoutMs: number;
+  readonly allowInsecureCallCredentials: boolean;
+}
+
+/** The parts of a service config grpc-iter uses (doc/service_config.md). @internal */
+export interface ServiceConfig {
+  readonly methodConfig?: ReadonlyArray<{
+    readonly name?: ReadonlyArray<{ readonly service?: string; readonly method?: string }>;
+    readonly timeout?: string;
+    readonly waitForReady?: boolean;
+    readonly retryPolicy?: {
+      readonly maxAttempts: number;
+      readonly initialBackoff: string;
+      readonly maxBackoff: string;
+      readonly backoffMultiplier: number;
+      readonly retryableStatusCodes: ReadonlyArray<string | number>;
+    };
+  }>;
+}
+
+const USER_AGENT = 'grpc-iter/0.1.0';
+const INT_MAX = 2_147_483_647;
+
+/** @internal */
+export function resolveChannelOptions(init: ChannelOptionsInit | undefined): ResolvedChannelOptions {
+  const raw = new Map<string, unknown>();
+  if (init !== undefined) {
+    if (typeof init !== 'object' || init === null) throw new TypeError('Cannot read channel options: expected [key, value] pairs or an object');
+    if (Symbol.iterator in init) {
+      for (const pair of init as Iterable<readonly [string, unknown]>) {
+        if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') throw new TypeError('Cannot read channel options: each option must be a [key, value] pair');
+        raw.set(pair[0], pair[1]);
+      }
+    } else for (const [k, v] of Object.entries(init)) raw.set(k, v);
+  }
+  const int = (key: string, fallback: number, min: number): number => {
+    const v = raw.get(key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`Cannot use option "${key}": expected an integer, got ${String(v)}`);
+    if (v < min) throw new RangeError(`Cannot use option "${key}": ${v} is below the minimum of ${min}`);
+    return v;
+  };
+  const duration = (key: string, fallback: number): number => {
+    const v = int(key, fallback, 1);
+    return v >= INT_MAX ? Infinity : v;
+  };
+  const flag = (key: string, fallback: boolean): boolean => {
+    const v = raw.get(key);
+    if (v === undefined) return fallback;
+    if (v === 0 || v === 1 || typeof v === 'boolean') return v === 1 || v === true;
+    throw new TypeError(`Cannot use option "${key}": expected 0, 1 or a boolean, got ${String(v)}`);
+  };
+  const text = (key: string): string | undefined => {
+    const v = raw.get(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v === '') throw new TypeError(`Cannot use option "${key}": expected a non-empty string`);
+    return v;
+  };
+  const limit = (key: string, fallback: number): number => {
+    const v = int(key, fallback, -1);
+    return v >= INT_MAX ? -1 : v;
+  };
+  const configText = text('grpc.service_config');
+  let serviceConfig: ServiceConfig | undefined;
+  if (configText !== undefined) {
+    try {
+      serviceConfig = JSON.parse(configText) as ServiceConfig;
+    } catch (err) {
+      throw new TypeError(`Cannot use option "grpc.service_config": not valid JSON (${(err as Error).message})`);
+    }
+  }
+  const primary = text('grpc.primary_user_agent');
+  const compression = raw.get('grpc.default_compression_algorithm');
+  return {
+    maxReceiveMessageBytes: limit('grpc.max_receive_message_length', 4 * 1024 * 1024),
+    maxSendMessageBytes: limit('grpc.max_send_message_length', -1),
+    keepaliveTimeMs: duration('grpc.keepalive_time_ms', INT_MAX),
+    keepaliveTimeoutMs: duration('grpc.keepalive_timeout_ms', 20_000),
+    keepalivePermitWithoutCalls: flag('grpc.keepalive_permit_without_calls', false),
+    defaultAuthority: text('grpc.default_authority'),
+    sslTargetNameOverride: text('grpc.ssl_target_name_override'),
+    userAgent: primary === undefined ? USER_AGENT : `${primary} ${USER_AGENT}`,
+    compression: compression === undefined ? 0 : checkCompression(compression, 'option "grpc.default_compression_algorithm"'),
+    enableRetries: flag('grpc.enable_retries', true),
+    serviceConfig,
+    initialBackoffMs: duration('grpc.initial_reconnect_backoff_ms', 1000),
+    maxBackoffMs: duration('grpc.max_reconnect_backoff_ms', 120_000),
+    minConnectTimeoutMs: duration('grpc.min_reconnect_backoff_ms', 20_000),
+    allowInsecureCallCredentials: flag('grpc-iter.allow_insecure_call_credentials', false),
+  };
+}
