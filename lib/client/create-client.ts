@@ -1,4 +1,4 @@
-import type { AnyMethodDefinition, ServiceDefinition } from '../protocol/index.js';
+import type { AnyMethodDefinition, MethodDefinition, ServiceDefinition } from '../protocol/index.js';
 import type { Channel, StreamStreamMultiCallable, StreamUnaryMultiCallable, UnaryStreamMultiCallable, UnaryUnaryMultiCallable } from './channel.js';
 
 /** The streaming flags of a method definition, as literal types. */
@@ -10,9 +10,9 @@ export interface MethodKind<RequestStream extends boolean, ResponseStream extend
 }
 
 /** The request type of a method definition. */
-export type RequestOf<M> = M extends { requestSerialize: (value: infer R) => Uint8Array } ? R : never;
+export type RequestOf<M> = M extends MethodDefinition<infer R, infer _> ? R : never;
 /** The response type of a method definition. */
-export type ResponseOf<M> = M extends { responseDeserialize: (bytes: Uint8Array) => infer R } ? R : never;
+export type ResponseOf<M> = M extends MethodDefinition<infer _, infer R> ? R : never;
 
 /**
  * The client method for one method definition, by its kind. Definitions whose streaming flags
