@@ -328,10 +328,6 @@ export class Channel {
       metadata = metadata.clone();
       for (const c of credentials) metadata.merge(await callMetadata(c, context));
     }
-    if (attempt > 0) {
-      metadata = metadata.clone();
-      metadata.set('grpc-previous-rpc-attempts', String(attempt));
-    }
     if (this.#closed) throw unavailable('Cannot start call: channel closed');
     const call = new ClientCall(session, {
       path: prepared.path,
@@ -342,6 +338,7 @@ export class Channel {
       maxSendMessageBytes: this.#options.maxSendMessageBytes,
       maxReceiveMessageBytes: this.#options.maxReceiveMessageBytes,
       userAgent: this.#options.userAgent,
+      previousAttempts: attempt,
     });
     const untrack = connection.trackCall();
     this.#calls.add(call);

@@ -36,6 +36,8 @@ export interface ClientCallOptions {
   readonly maxSendMessageBytes: number;
   readonly maxReceiveMessageBytes: number;
   readonly userAgent: string;
+  /** For a retry (gRFC A6): how many attempts came before this one. */
+  readonly previousAttempts?: number;
 }
 
 /** The end of a call: its status, details and trailers. @internal */
@@ -94,6 +96,7 @@ export class ClientCall {
     };
     if (options.compression !== Compression.NoCompression) headers['grpc-encoding'] = compressionName(options.compression);
     if (options.deadline !== Infinity) headers['grpc-timeout'] = encodeGrpcTimeout(Math.max(1, options.deadline - Date.now()));
+    if (options.previousAttempts !== undefined && options.previousAttempts > 0) headers['grpc-previous-rpc-attempts'] = String(options.previousAttempts);
     metadataToHeaders(options.metadata, headers as HeaderMap);
     this.#stream = session.request(headers, { endStream: false });
     const stream = this.#stream;
