@@ -1,4 +1,4 @@
-import { checkCompression, type Compression } from '../protocol/index.js';
+import { CHANNEL_ARG_INT_MAX, checkCompression, readChannelArgs, type Compression } from '../protocol/index.js';
 
 /**
  * Channel settings, under gRPC's standard channel-argument names, as `[key, value]` pairs or
@@ -80,48 +80,11 @@ export interface ServiceConfig {
 }
 
 const USER_AGENT = 'grpc-iter/0.1.0';
-const INT_MAX = 2_147_483_647;
 
 /** @internal */
 export function resolveChannelOptions(init: ChannelOptionsInit | undefined): ResolvedChannelOptions {
-  const raw = new Map<string, unknown>();
-  if (init !== undefined) {
-    if (typeof init !== 'object' || init === null) throw new TypeError('Cannot read channel options: expected [key, value] pairs or an object');
-    if (Symbol.iterator in init) {
-      for (const pair of init as Iterable<readonly [string, unknown]>) {
-        if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') throw new TypeError('Cannot read channel options: each option must be a [key, value] pair');
-        raw.set(pair[0], pair[1]);
-      }
-    } else for (const [k, v] of Object.entries(init)) raw.set(k, v);
-  }
-  const int = (key: string, fallback: number, min: number): number => {
-    const v = raw.get(key);
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`Cannot use option "${key}": expected an integer, got ${String(v)}`);
-    if (v < min) throw new RangeError(`Cannot use option "${key}": ${v} is below the minimum of ${min}`);
-    return v;
-  };
-  const duration = (key: string, fallback: number): number => {
-    const v = int(key, fallback, 1);
-    return v >= INT_MAX ? Infinity : v;
-  };
-  const flag = (key: string, fallback: boolean): boolean => {
-    const v = raw.get(key);
-    if (v === undefined) return fallback;
-    if (v === 0 || v === 1 || typeof v === 'boolean') return v === 1 || v === true;
-    throw new TypeError(`Cannot use option "${key}": expected 0, 1 or a boolean, got ${String(v)}`);
-  };
-  const text = (key: string): string | undefined => {
-    const v = raw.get(key);
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v === '') throw new TypeError(`Cannot use option "${key}": expected a non-empty string`);
-    return v;
-  };
-  const limit = (key: string, fallback: number): number => {
-    const v = int(key, fallback, -1);
-    return v >= INT_MAX ? -1 : v;
-  };
-  const configText = text('grpc.service_config');
+  const args = readChannelArgs(init, 'channel options');
+  const configText = args.text('grpc.service_config');
   let serviceConfig: ServiceConfig | undefined;
   if (configText !== undefined) {
     try {
@@ -130,23 +93,23 @@ export function resolveChannelOptions(init: ChannelOptionsInit | undefined): Res
       throw new TypeError(`Cannot use option "grpc.service_config": not valid JSON (${(err as Error).message})`);
     }
   }
-  const primary = text('grpc.primary_user_agent');
-  const compression = raw.get('grpc.default_compression_algorithm');
+  const primary = args.text('grpc.primary_user_agent');
+  const compression = args.raw('grpc.default_compression_algorithm');
   return {
-    maxReceiveMessageBytes: limit('grpc.max_receive_message_length', 4 * 1024 * 1024),
-    maxSendMessageBytes: limit('grpc.max_send_message_length', -1),
-    keepaliveTimeMs: duration('grpc.keepalive_time_ms', INT_MAX),
-    keepaliveTimeoutMs: duration('grpc.keepalive_timeout_ms', 20_000),
-    keepalivePermitWithoutCalls: flag('grpc.keepalive_permit_without_calls', false),
-    defaultAuthority: text('grpc.default_authority'),
-    sslTargetNameOverride: text('grpc.ssl_target_name_override'),
+    maxReceiveMessageBytes: args.limit('grpc.max_receive_message_length', 4 * 1024 * 1024),
+    maxSendMessageBytes: args.limit('grpc.max_send_message_length', -1),
+    keepaliveTimeMs: args.duration('grpc.keepalive_time_ms', CHANNEL_ARG_INT_MAX, 1),
+    keepaliveTimeoutMs: args.duration('grpc.keepalive_timeout_ms', 20_000, 1),
+    keepalivePermitWithoutCalls: args.flag('grpc.keepalive_permit_without_calls', false),
+    defaultAuthority: args.text('grpc.default_authority'),
+    sslTargetNameOverride: args.text('grpc.ssl_target_name_override'),
     userAgent: primary === undefined ? USER_AGENT : `${primary} ${USER_AGENT}`,
     compression: compression === undefined ? 0 : checkCompression(compression, 'option "grpc.default_compression_algorithm"'),
-    enableRetries: flag('grpc.enable_retries', true),
+    enableRetries: args.flag('grpc.enable_retries', true),
     serviceConfig,
-    initialBackoffMs: duration('grpc.initial_reconnect_backoff_ms', 1000),
-    maxBackoffMs: duration('grpc.max_reconnect_backoff_ms', 120_000),
-    minConnectTimeoutMs: duration('grpc.min_reconnect_backoff_ms', 20_000),
-    allowInsecureCallCredentials: flag('grpc-iter.allow_insecure_call_credentials', false),
+    initialBackoffMs: args.duration('grpc.initial_reconnect_backoff_ms', 1000, 1),
+    maxBackoffMs: args.duration('grpc.max_reconnect_backoff_ms', 120_000, 1),
+    minConnectTimeoutMs: args.duration('grpc.min_reconnect_backoff_ms', 20_000, 1),
+    allowInsecureCallCredentials: args.flag('grpc-iter.allow_insecure_call_credentials', false),
   };
 }

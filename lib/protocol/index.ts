@@ -30,3 +30,4 @@ export {
 export { statusFromHttpStatus } from './http-status.js';
 export { Http2Code, statusFromRstCode, statusFromNodeError } from './http2-errors.js';
 export { splitMethodPath, type MethodDefinition, type AnyMethodDefinition, type ServiceDefinition } from './service-definition.js';
+export { readChannelArgs, CHANNEL_ARG_INT_MAX, type ChannelArgs } from './channel-args.js';

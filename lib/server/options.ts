@@ -1,3 +1,4 @@
+import { CHANNEL_ARG_INT_MAX, readChannelArgs } from '../protocol/index.js';
 import type { TransportServerOptions } from '../transport/index.js';
 
 /**
@@ -86,67 +87,26 @@ export interface ResolvedServerOptions extends TransportServerOptions {
   readonly maxSendMessageBytes: number;
 }
 
-// grpc-core treats INT_MAX as "never" for the duration arguments.
-const INT_MAX = 2_147_483_647;
-
 /**
  * Checks and resolves server options.
  * @internal
  * @throws TypeError or RangeError naming the key of a bad value
  */
 export function resolveServerOptions(init: ServerOptionsInit | undefined): ResolvedServerOptions {
-  const raw = new Map<string, unknown>();
-  if (init !== undefined) {
-    if (typeof init !== 'object' || init === null) throw new TypeError('Cannot read server options: expected [key, value] pairs or an object');
-    if (Symbol.iterator in init) {
-      for (const pair of init as Iterable<readonly [string, unknown]>) {
-        if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string') {
-          throw new TypeError('Cannot read server options: each option must be a [key, value] pair');
-        }
-        raw.set(pair[0], pair[1]);
-      }
-    } else {
-      for (const [k, v] of Object.entries(init)) raw.set(k, v);
-    }
-  }
-  const int = (key: string, fallback: number, min: number): number => {
-    const v = raw.get(key);
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`Cannot use option "${key}": expected an integer, got ${describe(v)}`);
-    if (v < min) throw new RangeError(`Cannot use option "${key}": ${v} is below the minimum of ${min}`);
-    return v;
-  };
-  const duration = (key: string, fallback: number): number => {
-    const v = int(key, fallback, 0);
-    return v >= INT_MAX ? Infinity : v;
-  };
-  const limit = (key: string, fallback: number): number => {
-    const v = int(key, fallback, -1);
-    return v >= INT_MAX ? -1 : v;
-  };
-  const flag = (key: string): boolean => {
-    const v = raw.get(key);
-    if (v === undefined) return false;
-    if (v === 0 || v === 1 || typeof v === 'boolean') return v === 1 || v === true;
-    throw new TypeError(`Cannot use option "${key}": expected 0, 1 or a boolean, got ${describe(v)}`);
-  };
+  const args = readChannelArgs(init, 'server options');
   return {
-    maxReceiveMessageBytes: limit('grpc.max_receive_message_length', 4 * 1024 * 1024),
-    maxSendMessageBytes: limit('grpc.max_send_message_length', -1),
-    maxConcurrentStreams: Math.min(int('grpc.max_concurrent_streams', 1000, 1), 0xffffffff),
-    keepaliveTimeMs: duration('grpc.keepalive_time_ms', 7_200_000),
-    keepaliveTimeoutMs: duration('grpc.keepalive_timeout_ms', 20_000),
-    keepalivePermitWithoutCalls: flag('grpc.keepalive_permit_without_calls'),
-    minPingIntervalWithoutDataMs: duration('grpc.http2.min_ping_interval_without_data_ms', 300_000),
-    maxPingStrikes: int('grpc.http2.max_ping_strikes', 2, 0),
-    maxConnectionIdleMs: duration('grpc.max_connection_idle_ms', INT_MAX),
-    maxConnectionAgeMs: duration('grpc.max_connection_age_ms', INT_MAX),
-    maxConnectionAgeGraceMs: duration('grpc.max_connection_age_grace_ms', INT_MAX),
-    maxHeaderListSize: int('grpc.max_metadata_size', 16_384, 1024),
-    maxSessionMemoryMb: int('grpc-node.max_session_memory', 10, 1),
+    maxReceiveMessageBytes: args.limit('grpc.max_receive_message_length', 4 * 1024 * 1024),
+    maxSendMessageBytes: args.limit('grpc.max_send_message_length', -1),
+    maxConcurrentStreams: Math.min(args.int('grpc.max_concurrent_streams', 1000, 1), 0xffffffff),
+    keepaliveTimeMs: args.duration('grpc.keepalive_time_ms', 7_200_000),
+    keepaliveTimeoutMs: args.duration('grpc.keepalive_timeout_ms', 20_000),
+    keepalivePermitWithoutCalls: args.flag('grpc.keepalive_permit_without_calls', false),
+    minPingIntervalWithoutDataMs: args.duration('grpc.http2.min_ping_interval_without_data_ms', 300_000),
+    maxPingStrikes: args.int('grpc.http2.max_ping_strikes', 2, 0),
+    maxConnectionIdleMs: args.duration('grpc.max_connection_idle_ms', CHANNEL_ARG_INT_MAX),
+    maxConnectionAgeMs: args.duration('grpc.max_connection_age_ms', CHANNEL_ARG_INT_MAX),
+    maxConnectionAgeGraceMs: args.duration('grpc.max_connection_age_grace_ms', CHANNEL_ARG_INT_MAX),
+    maxHeaderListSize: args.int('grpc.max_metadata_size', 16_384, 1024),
+    maxSessionMemoryMb: args.int('grpc-node.max_session_memory', 10, 1),
   };
-}
-
-function describe(v: unknown): string {
-  return typeof v === 'string' ? `"${v}"` : String(v);
 }

@@ -27,8 +27,8 @@ export async function startServer(handlers: Record<string, RpcMethodHandler<any,
   return { srv, port, address: `127.0.0.1:${port}`, close: () => srv.stop(null) };
 }
 
-/** A grpc-js client for string-message methods of `service`, by kind. */
-export function jsClient(address: string, methods: Record<string, Kind>, options: grpc.ChannelOptions = {}, service = 'test.Svc', credentials = grpc.credentials.createInsecure()): JsClient {
+/** grpc-js method definitions with string messages, by kind. */
+export function stringMethods(methods: Record<string, Kind>, service: string): Record<string, grpc.MethodDefinition<string, string>> {
   const definition: Record<string, grpc.MethodDefinition<string, string>> = {};
   for (const [name, kind] of Object.entries(methods)) {
     definition[name] = {
@@ -41,6 +41,12 @@ export function jsClient(address: string, methods: Record<string, Kind>, options
       responseDeserialize: decode,
     };
   }
+  return definition;
+}
+
+/** A grpc-js client for string-message methods of `service`, by kind. */
+export function jsClient(address: string, methods: Record<string, Kind>, options: grpc.ChannelOptions = {}, service = 'test.Svc', credentials = grpc.credentials.createInsecure()): JsClient {
+  const definition = stringMethods(methods, service);
   const Ctor = grpc.makeGenericClientConstructor(definition, service);
   const client = new Ctor(address, credentials, options) as unknown as grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   return new JsClient(client);

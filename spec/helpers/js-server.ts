@@ -1,9 +1,9 @@
 // A @grpc/grpc-js server with string messages, for testing our client against code we did not write.
 import * as grpc from '@grpc/grpc-js';
-import { decode, encode } from './grpc.js';
+import { stringMethods, type Kind } from './grpc.js';
 
 export type JsHandler = grpc.handleUnaryCall<string, string> | grpc.handleServerStreamingCall<string, string> | grpc.handleClientStreamingCall<string, string> | grpc.handleBidiStreamingCall<string, string>;
-export type Kind = 'unary' | 'serverStream' | 'clientStream' | 'bidi';
+export type { Kind };
 
 export interface JsServer {
   readonly server: grpc.Server;
@@ -13,20 +13,9 @@ export interface JsServer {
 }
 
 export async function startJsServer(methods: Record<string, [Kind, JsHandler]>, options: grpc.ServerOptions = {}, service = 'test.Svc', credentials = grpc.ServerCredentials.createInsecure()): Promise<JsServer> {
-  const definition: Record<string, grpc.MethodDefinition<string, string>> = {};
+  const definition = stringMethods(Object.fromEntries(Object.entries(methods).map(([name, [kind]]) => [name, kind])), service);
   const impl: grpc.UntypedServiceImplementation = {};
-  for (const [name, [kind, handler]] of Object.entries(methods)) {
-    definition[name] = {
-      path: `/${service}/${name}`,
-      requestStream: kind === 'clientStream' || kind === 'bidi',
-      responseStream: kind === 'serverStream' || kind === 'bidi',
-      requestSerialize: encode,
-      requestDeserialize: decode,
-      responseSerialize: encode,
-      responseDeserialize: decode,
-    };
-    impl[name] = handler as grpc.UntypedHandleCall;
-  }
+  for (const [name, [, handler]] of Object.entries(methods)) impl[name] = handler as grpc.UntypedHandleCall;
   const server = new grpc.Server(options);
   server.addService(definition, impl);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))));
