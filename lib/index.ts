@@ -83,6 +83,8 @@ export {
   compositeCallCredentials,
   compositeChannelCredentials,
   createClient,
+  interceptChannel,
+  InterceptedChannel,
   type CallOptions,
   type ParentCall,
   type CallResult,
@@ -103,5 +105,9 @@ export {
   type ResponseOf,
   type ChannelOptions,
   type ChannelOptionsInit,
+  type ClientInterceptor,
+  type ClientCallDetails,
+  type ClientNext,
+  type Invoker,
 } from './client/index.js';
 export { type ConnectivityState } from './transport/index.js';

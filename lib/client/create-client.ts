@@ -1,5 +1,6 @@
 import type { AnyMethodDefinition, MethodDefinition, ServiceDefinition } from '../protocol/index.js';
-import type { Channel, StreamStreamMultiCallable, StreamUnaryMultiCallable, UnaryStreamMultiCallable, UnaryUnaryMultiCallable } from './channel.js';
+import type { StreamStreamMultiCallable, StreamUnaryMultiCallable, UnaryStreamMultiCallable, UnaryUnaryMultiCallable } from './channel.js';
+import type { Invoker } from './interceptors.js';
 
 /** The streaming flags of a method definition, as literal types. */
 export interface MethodKind<RequestStream extends boolean, ResponseStream extends boolean> {
@@ -38,7 +39,7 @@ export type TypedClient<D extends ServiceDefinition> = { readonly [K in keyof D 
  * Promise, streaming ones an async iterable.
  *
  * @param definition - the service definition
- * @param channel - the channel to call over
+ * @param channel - the channel to call over, or an intercepted channel
  * @returns the client
  *
  * @example
@@ -48,7 +49,7 @@ export type TypedClient<D extends ServiceDefinition> = { readonly [K in keyof D 
  * for await (const f of client.listFeatures(rect)) console.log(f.name);
  * ```
  */
-export function createClient<D extends ServiceDefinition>(definition: D, channel: Channel): TypedClient<D> {
+export function createClient<D extends ServiceDefinition>(definition: D, channel: Invoker): TypedClient<D> {
   if (typeof definition !== 'object' || definition === null) throw new TypeError('Cannot create client: definition must be an object');
   const client: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(definition) as Array<[string, AnyMethodDefinition]>) {

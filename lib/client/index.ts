@@ -29,3 +29,4 @@ export {
 } from './credentials.js';
 export { createClient, type TypedClient, type ClientMethod, type MethodKind, type RequestOf, type ResponseOf } from './create-client.js';
 export { type ChannelOptions, type ChannelOptionsInit } from './options.js';
+export { interceptChannel, InterceptedChannel, type ClientInterceptor, type ClientCallDetails, type ClientNext, type Invoker } from './interceptors.js';
