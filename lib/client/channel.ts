@@ -315,10 +315,23 @@ export class Channel {
   }
 
   /** Starts one attempt of a call: session, credentials, stream. */
-  async #start(prepared: Prepared, attempt: number): Promise<ClientCall> {
-    const { session, connection } = await this.#session(prepared);
+  #start(prepared: Prepared, attempt: number): Promise<ClientCall> {
+    const credentials = this.#callCredentials === undefined && prepared.credentials === undefined ? undefined : [this.#callCredentials, prepared.credentials].filter((c): c is CallCredentials => c !== undefined);
+    const ready = this.#closed ? undefined : this.#readySession();
+    // The common case, a ready connection and no call credentials, starts without waiting.
+    if (ready !== undefined && credentials === undefined) {
+      try {
+        return Promise.resolve(this.#open(prepared, attempt, ready, prepared.metadata));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
+    return this.#startSlow(prepared, attempt, credentials ?? []);
+  }
+
+  async #startSlow(prepared: Prepared, attempt: number, credentials: CallCredentials[]): Promise<ClientCall> {
+    const ready = await this.#session(prepared);
     let metadata = prepared.metadata;
-    const credentials = [this.#callCredentials, prepared.credentials].filter((c): c is CallCredentials => c !== undefined);
     if (credentials.length > 0) {
       if (!this.#secure && !this.#options.allowInsecureCallCredentials) {
         throw new RpcError(StatusCode.UNAUTHENTICATED, 'Cannot send call credentials over an insecure channel (set grpc-iter.allow_insecure_call_credentials to allow it)');
@@ -329,7 +342,12 @@ export class Channel {
       for (const c of credentials) metadata.merge(await callMetadata(c, context));
     }
     if (this.#closed) throw unavailable('Cannot start call: channel closed');
-    const call = new ClientCall(session, {
+    const session = ready.session.closed || ready.session.destroyed ? await this.#session(prepared) : ready;
+    return this.#open(prepared, attempt, session, metadata);
+  }
+
+  #open(prepared: Prepared, attempt: number, ready: { session: ClientHttp2Session; connection: Connection }, metadata: Metadata): ClientCall {
+    const call = new ClientCall(ready.session, {
       path: prepared.path,
       authority: this.#authority,
       metadata,
@@ -340,17 +358,14 @@ export class Channel {
       userAgent: this.#options.userAgent,
       previousAttempts: attempt,
     });
-    const untrack = connection.trackCall();
+    const untrack = ready.connection.trackCall();
     this.#calls.add(call);
-    const cleanup = (): void => {
+    const removeAbort = prepared.signal === undefined ? noop : onAbort(prepared.signal, () => call.cancel(new RpcError(StatusCode.CANCELLED, 'Call cancelled')));
+    call.onDone(() => {
       untrack();
+      removeAbort();
       this.#calls.delete(call);
-    };
-    void call.status().then(cleanup);
-    if (prepared.signal !== undefined) {
-      const remove = onAbort(prepared.signal, () => call.cancel(new RpcError(StatusCode.CANCELLED, 'Call cancelled')));
-      void call.status().then(remove);
-    }
+    });
     return call;
   }
 
@@ -398,8 +413,8 @@ export class Channel {
       try {
         const { call, status } = await this.#unaryAttempts(prepared, serialize(request));
         if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
-        const response = decodeResponse(deserialize, await call.response());
-        return { response, initialMetadata: await call.initialMetadata(), trailingMetadata: status.metadata, code: status.code, details: status.details };
+        const response = decodeResponse(deserialize, call.responseNow() ?? (await call.response()));
+        return { response, initialMetadata: call.initialMetadataNow ?? new Metadata(), trailingMetadata: status.metadata, code: status.code, details: status.details };
       } finally {
         prepared.dispose();
       }

@@ -317,6 +317,17 @@ export class ClientCall {
     return new Promise((resolve) => (this.#headersWaiters ??= []).push(resolve));
   }
 
+  /** Runs `callback` once the call ends (at once if it has). */
+  onDone(callback: (status: CallStatus) => void): void {
+    if (this.#status !== undefined) callback(this.#status);
+    else (this.#doneWaiters ??= []).push(callback);
+  }
+
+  /** The response headers if they have arrived (empty once the call ended without any). */
+  get initialMetadataNow(): Metadata | undefined {
+    return this.#headers;
+  }
+
   /** The final status, once the call ends. */
   status(): Promise<CallStatus> {
     if (this.#status !== undefined) return Promise.resolve(this.#status);
@@ -349,6 +360,24 @@ export class ClientCall {
       }
       await new Promise<void>((resolve) => (this.#waiter = resolve));
     }
+  }
+
+  /**
+   * The single response once the call has ended OK, without waiting; undefined when a
+   * compressed message is still being inflated (use {@link ClientCall.response} then).
+   * @throws RpcError as {@link ClientCall.response} does
+   */
+  responseNow(): Uint8Array | undefined {
+    const status = this.#status;
+    if (status === undefined || this.#pendingDecompress > 0) return undefined;
+    if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
+    const count = this.#queue.length - this.#queueHead;
+    if (count !== 1) {
+      throw new RpcError(StatusCode.INTERNAL, count === 0 ? 'Server sent no response message to a unary call' : 'Server sent more than one response message to a unary call', {
+        trailingMetadata: status.metadata,
+      });
+    }
+    return this.#queue[this.#queueHead]!;
   }
 
   /**
