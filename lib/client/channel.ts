@@ -436,9 +436,7 @@ export class Channel {
     const withCall = async (requests: Iterable<Req> | AsyncIterable<Req>, options?: CallOptions): Promise<CallResult<Res>> => {
       const prepared = this.#prepare(method, options);
       try {
-        const call = await this.#start(prepared, 0);
-        void pumpRequests(call, requests, serialize);
-        const status = await call.status();
+        const { call, status } = await this.#streamUnaryAttempts(prepared, requests, serialize);
         if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
         const response = decodeResponse(deserialize, await call.response());
         return { response, initialMetadata: await call.initialMetadata(), trailingMetadata: status.metadata, code: status.code, details: status.details };
@@ -448,6 +446,75 @@ export class Channel {
     };
     const callable = async (requests: Iterable<Req> | AsyncIterable<Req>, options?: CallOptions): Promise<Res> => (await withCall(requests, options)).response;
     return Object.assign(callable, { withCall });
+  }
+
+  /**
+   * Runs a client-streaming call with the retry policy (gRFC A6): the requests sent are kept,
+   * up to grpc.per_rpc_retry_buffer_size bytes, and replayed on a new attempt when the call
+   * fails with a retryable status before the server committed to it.
+   */
+  async #streamUnaryAttempts<Req>(prepared: Prepared, requests: Iterable<Req> | AsyncIterable<Req>, serialize: RequestSerializer<Req>): Promise<{ call: ClientCall; status: CallStatus }> {
+    const policy = this.#options.enableRetries ? retryPolicyFor(this.#options.serviceConfig, prepared.path).retryPolicy : undefined;
+    if (policy === undefined) {
+      const call = await this.#start(prepared, 0);
+      void pumpRequests(call, requests, serialize);
+      return { call, status: await call.status() };
+    }
+    const source = Symbol.asyncIterator in requests ? requests[Symbol.asyncIterator]() : (requests as Iterable<Req>)[Symbol.iterator]();
+    const sent: Uint8Array[] = [];
+    let buffered = 0;
+    let overflow = false;
+    let sourceDone = false;
+    let pending: Promise<IteratorResult<Req>> | undefined; // a read that outlived its attempt
+    const limit = this.#options.retryBufferBytes;
+    for (let attempt = 0; ; attempt++) {
+      const call = await this.#start(prepared, attempt);
+      void (async () => {
+        for (const bytes of sent) {
+          const wait = call.write(bytes);
+          if (wait !== undefined) await wait;
+        }
+        while (!sourceDone && !call.done) {
+          pending ??= Promise.resolve(source.next());
+          const r = await pending;
+          if (call.done) return; // this attempt is over: the next one takes the value from `pending`
+          pending = undefined;
+          if (r.done === true) {
+            sourceDone = true;
+            break;
+          }
+          let bytes: Uint8Array;
+          try {
+            bytes = serialize(r.value);
+          } catch (err) {
+            throw new RpcError(StatusCode.INTERNAL, 'Cannot serialize request', { cause: err });
+          }
+          if (!overflow) {
+            sent.push(bytes);
+            buffered += bytes.length;
+            if (buffered > limit) {
+              overflow = true; // too much to replay: this attempt is the last
+              sent.length = 0;
+            }
+          }
+          const wait = call.write(bytes);
+          if (wait !== undefined) await wait;
+        }
+        if (sourceDone) call.halfClose();
+      })().catch((err: unknown) => {
+        call.cancel(err instanceof RpcError ? err : new RpcError(StatusCode.CANCELLED, `Request stream failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+      });
+      const status = await call.status();
+      const retryable = status.code !== StatusCode.OK && !call.receivedHeaders && !overflow && attempt + 1 < policy.maxAttempts && policy.retryableStatusCodes.has(status.code);
+      if (!retryable) {
+        if (status.code !== StatusCode.OK && !sourceDone) void source.return?.();
+        return { call, status };
+      }
+      const waitMs = policy.nextBackoff(attempt);
+      if (Date.now() + waitMs >= prepared.deadline) return { call, status };
+      await sleepUnless(waitMs, prepared.signal);
+      if (prepared.signal?.aborted === true) return { call, status: { code: StatusCode.CANCELLED, details: 'Call cancelled', metadata: new Metadata() } };
+    }
   }
 
   /**

@@ -33,6 +33,8 @@ export interface ChannelOptions {
   readonly 'grpc.max_reconnect_backoff_ms'?: number;
   /** Shortest time a connection attempt is given, in milliseconds. @defaultValue 20_000 */
   readonly 'grpc.min_reconnect_backoff_ms'?: number;
+  /** Bytes of requests kept per call for replay on a retry (gRFC A6). @defaultValue 262_144 */
+  readonly 'grpc.per_rpc_retry_buffer_size'?: number;
   /**
    * Allows call credentials (tokens) to be sent over a plaintext channel, as grpcio's local
    * credentials do for loopback. Off by default so tokens do not leak in the clear.
@@ -61,6 +63,7 @@ export interface ResolvedChannelOptions {
   readonly maxBackoffMs: number;
   readonly minConnectTimeoutMs: number;
   readonly allowInsecureCallCredentials: boolean;
+  readonly retryBufferBytes: number;
 }
 
 /** The parts of a service config grpc-iter uses (doc/service_config.md). @internal */
@@ -111,5 +114,6 @@ export function resolveChannelOptions(init: ChannelOptionsInit | undefined): Res
     maxBackoffMs: args.duration('grpc.max_reconnect_backoff_ms', 120_000, 1),
     minConnectTimeoutMs: args.duration('grpc.min_reconnect_backoff_ms', 20_000, 1),
     allowInsecureCallCredentials: args.flag('grpc-iter.allow_insecure_call_credentials', false),
+    retryBufferBytes: args.int('grpc.per_rpc_retry_buffer_size', 256 * 1024, 0),
   };
 }

@@ -172,3 +172,54 @@ describe('the client against a grpc-iter server', () => {
     assert.equal(await call.code(), StatusCode.CANCELLED);
   });
 });
+
+describe('client-streaming retries (gRFC A6)', () => {
+  async function rawFlaky(failures: number): Promise<{ address: string; received: string[][]; close: () => Promise<void> }> {
+    const received: string[][] = [];
+    const raw = http2.createServer();
+    raw.on('stream', (stream) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const messages: string[] = [];
+        for (let i = 0; i + 5 <= body.length; i += 5 + body.readUInt32BE(i + 1)) messages.push(body.subarray(i + 5, i + 5 + body.readUInt32BE(i + 1)).toString());
+        received.push(messages);
+        if (received.length <= failures) {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(StatusCode.UNAVAILABLE) }, { endStream: true });
+          return;
+        }
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        const reply = Buffer.from(messages.join('+'));
+        stream.end(Buffer.concat([Buffer.from([0, 0, 0, 0, reply.length]), reply]));
+      });
+    });
+    await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+    return { address: `127.0.0.1:${(raw.address() as AddressInfo).port}`, received, close: () => new Promise((resolve) => raw.close(() => resolve())) };
+  }
+  const config = JSON.stringify({
+    methodConfig: [{ name: [{ service: 'test.Svc' }], retryPolicy: { maxAttempts: 3, initialBackoff: '0.01s', maxBackoff: '0.02s', backoffMultiplier: 1.5, retryableStatusCodes: ['UNAVAILABLE'] } }],
+  });
+
+  it('replays every request on each new attempt', async () => {
+    const raw = await rawFlaky(2);
+    cleanup.push(raw.close);
+    const ch = track(insecureChannel(raw.address, { 'grpc.service_config': config }));
+    async function* requests(): AsyncGenerator<string> {
+      yield 'a';
+      yield 'b';
+      yield 'c';
+    }
+    assert.equal(await ch.streamUnary('/test.Svc/Join', encode, decode)(requests()), 'a+b+c');
+    assert.deepEqual(raw.received, [['a', 'b', 'c'], ['a', 'b', 'c'], ['a', 'b', 'c']]);
+  });
+
+  it('does not retry once the requests outgrow grpc.per_rpc_retry_buffer_size', async () => {
+    const raw = await rawFlaky(1);
+    cleanup.push(raw.close);
+    const ch = track(insecureChannel(raw.address, { 'grpc.service_config': config, 'grpc.per_rpc_retry_buffer_size': 4 }));
+    await assert.rejects(ch.streamUnary('/test.Svc/Join', encode, decode)(['abc', 'def']), (err: RpcError) => err.code === StatusCode.UNAVAILABLE);
+    assert.equal(raw.received.length, 1);
+  });
+});
