@@ -436,7 +436,8 @@ export class Channel {
     const withCall = async (requests: Iterable<Req> | AsyncIterable<Req>, options?: CallOptions): Promise<CallResult<Res>> => {
       const prepared = this.#prepare(method, options);
       try {
-        const { call, status } = await this.#streamUnaryAttempts(prepared, requests, serialize);
+        const call = await this.#streamingAttempts(prepared, requests, serialize);
+        const status = await call.status();
         if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
         const response = decodeResponse(deserialize, await call.response());
         return { response, initialMetadata: await call.initialMetadata(), trailingMetadata: status.metadata, code: status.code, details: status.details };
@@ -449,16 +450,17 @@ export class Channel {
   }
 
   /**
-   * Runs a client-streaming call with the retry policy (gRFC A6): the requests sent are kept,
-   * up to grpc.per_rpc_retry_buffer_size bytes, and replayed on a new attempt when the call
-   * fails with a retryable status before the server committed to it.
+   * Starts a request-streaming call with the retry policy (gRFC A6): the requests sent are
+   * kept, up to grpc.per_rpc_retry_buffer_size bytes, and replayed on a new attempt when the
+   * call fails with a retryable status before the server committed to it (sent headers).
+   * Resolves with the attempt that committed or ended for good; its requests keep flowing.
    */
-  async #streamUnaryAttempts<Req>(prepared: Prepared, requests: Iterable<Req> | AsyncIterable<Req>, serialize: RequestSerializer<Req>): Promise<{ call: ClientCall; status: CallStatus }> {
+  async #streamingAttempts<Req>(prepared: Prepared, requests: Iterable<Req> | AsyncIterable<Req>, serialize: RequestSerializer<Req>): Promise<ClientCall> {
     const policy = this.#options.enableRetries ? retryPolicyFor(this.#options.serviceConfig, prepared.path).retryPolicy : undefined;
     if (policy === undefined) {
       const call = await this.#start(prepared, 0);
       void pumpRequests(call, requests, serialize);
-      return { call, status: await call.status() };
+      return call;
     }
     const source = Symbol.asyncIterator in requests ? requests[Symbol.asyncIterator]() : (requests as Iterable<Req>)[Symbol.iterator]();
     const sent: Uint8Array[] = [];
@@ -504,16 +506,17 @@ export class Channel {
       })().catch((err: unknown) => {
         call.cancel(err instanceof RpcError ? err : new RpcError(StatusCode.CANCELLED, `Request stream failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
       });
+      await Promise.race([call.initialMetadata(), call.status()]);
+      if (call.receivedHeaders) return call; // committed: no more retries
       const status = await call.status();
-      const retryable = status.code !== StatusCode.OK && !call.receivedHeaders && !overflow && attempt + 1 < policy.maxAttempts && policy.retryableStatusCodes.has(status.code);
-      if (!retryable) {
+      const retryable = status.code !== StatusCode.OK && !overflow && attempt + 1 < policy.maxAttempts && policy.retryableStatusCodes.has(status.code);
+      const waitMs = retryable ? policy.nextBackoff(attempt) : 0;
+      if (!retryable || Date.now() + waitMs >= prepared.deadline) {
         if (status.code !== StatusCode.OK && !sourceDone) void source.return?.();
-        return { call, status };
+        return call;
       }
-      const waitMs = policy.nextBackoff(attempt);
-      if (Date.now() + waitMs >= prepared.deadline) return { call, status };
       await sleepUnless(waitMs, prepared.signal);
-      if (prepared.signal?.aborted === true) return { call, status: { code: StatusCode.CANCELLED, details: 'Call cancelled', metadata: new Metadata() } };
+      if (prepared.signal?.aborted === true) return call;
     }
   }
 
@@ -574,11 +577,7 @@ export class Channel {
     const deserialize = (responseDeserializer ?? identityBytes) as ResponseDeserializer<Res>;
     return (requests, options) => {
       const prepared = this.#prepare(method, options);
-      const started = this.#start(prepared, 0).then((call) => {
-        void pumpRequests(call, requests, serialize);
-        return call;
-      });
-      return responseStream(started, deserialize, prepared.dispose);
+      return responseStream(this.#streamingAttempts(prepared, requests, serialize), deserialize, prepared.dispose);
     };
   }
 }
