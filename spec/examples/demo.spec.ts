@@ -12,13 +12,19 @@ function run(file: string): Promise<{ code: number | null; stdout: string }> {
 }
 
 describe('examples', () => {
-  it('npm run demo (examples/demo.ts) serves and answers all four RPC kinds, then exits 0', async () => {
-    const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const child = execFile(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], { timeout: 30_000 }, (err, out) =>
-        resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout: out }),
-      );
-      child.stdin?.end();
-    });
+  it('npm run demo (examples/demo.ts) runs route_guide: all four kinds over our client and server, from the .proto', async () => {
+    const { code, stdout } = await run('examples/demo.ts');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /GetFeature: "Lighthouse Point" at \(40, -74\)/);
+    assert.match(stdout, /GetFeature: no feature at \(0, 0\)/);
+    assert.equal(stdout.match(/^ListFeatures: /gm)?.length, 12);
+    assert.match(stdout, /RecordRoute: 5 points, 5 features, \d+ m/);
+    assert.match(stdout, /RouteChat: got "First message"/);
+    assert.match(stdout, /demo: all four RPC kinds answered/);
+  });
+
+  it('npm run demo:greeter (examples/greeter/demo.ts) answers a grpc-js client on all four kinds, then exits 0', async () => {
+    const { code, stdout } = await run('examples/greeter/demo.ts');
     assert.equal(code, 0, stdout);
     assert.match(stdout, /SayHello {2}-> Hello newcomer/);
     assert.match(stdout, /INVALID_ARGUMENT: Cannot greet: name is empty/);
