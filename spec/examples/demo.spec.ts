@@ -56,4 +56,19 @@ describe('examples', () => {
     assert.match(stdout, /abort: CANCELLED/);
     assert.match(stdout, /break: CANCELLED/);
   });
+
+  it('helloworld serves and calls SayHello from helloworld.proto', async () => {
+    const { code, stdout } = await run('examples/helloworld/main.ts');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /Greeter client received: Hello world/);
+  });
+
+  it('the chat example streams both ways through it-pipe and the server notices a client leaving', async () => {
+    const { code, stdout } = await run('examples/chat/main.ts');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /client: echo: hi \| echo: how are you\? \| echo: bye/);
+    assert.match(stdout, /client: echo: first line/);
+    assert.match(stdout, /client: left the chat \(CANCELLED\)/);
+    assert.match(stdout, /server: the client left \(CANCELLED/);
+  });
 });
