@@ -77,6 +77,7 @@ export {
   Channel,
   insecureChannel,
   secureChannel,
+  uncompressed,
   sslChannelCredentials,
   metadataCallCredentials,
   accessTokenCallCredentials,

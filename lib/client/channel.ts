@@ -50,6 +50,8 @@ export interface CallResult<Res> {
   readonly code: StatusCode;
   /** The status message. */
   readonly details: string;
+  /** Whether the response arrived compressed (its message's compressed flag was set). */
+  readonly responseCompressed: boolean;
 }
 
 /** A unary-request, unary-response method of a channel (grpcio's `UnaryUnaryMultiCallable`). */
@@ -89,6 +91,8 @@ export interface StreamingCall<Res> extends AsyncIterable<Res> {
   details(): Promise<string>;
   /** Cancels the call (RST_STREAM CANCEL; the stream ends with CANCELLED). */
   cancel(): void;
+  /** @returns whether the response read last arrived compressed (its compressed flag was set) */
+  responseCompressed(): boolean;
 }
 
 /** A unary-request, stream-response method (grpcio's `UnaryStreamMultiCallable`). */
@@ -113,6 +117,30 @@ interface Prepared {
 }
 
 const identityBytes = (b: Uint8Array): Uint8Array => b;
+
+const uncompressedMessages = new WeakSet<object>();
+
+/**
+ * Marks a request message to be sent uncompressed even when its call compresses (C-core's
+ * `GRPC_WRITE_NO_COMPRESS`, grpc-js's `WriteFlags.NoCompress`): for data that is compressed
+ * already, or a secret sent next to data an attacker chooses. Works for messages that are
+ * objects (protobuf objects, Buffers, Uint8Arrays).
+ * @param message - the request, as it will be passed to the call or yielded by its request stream
+ * @returns the same message
+ *
+ * @example
+ * ```ts
+ * await upload([first, uncompressed(alreadyZipped)], { compression: Compression.Gzip });
+ * ```
+ */
+export function uncompressed<T extends object>(message: T): T {
+  uncompressedMessages.add(message);
+  return message;
+}
+
+function compressible(message: unknown): boolean {
+  return typeof message !== 'object' || message === null || !uncompressedMessages.has(message);
+}
 
 /**
  * A channel to one target (grpcio's `grpc.Channel`): one HTTP/2 connection per resolved address,
@@ -370,11 +398,11 @@ export class Channel {
   }
 
   /** Runs a unary-request call with the retry policy (gRFC A6): retried only while nothing was received. */
-  async #unaryAttempts(prepared: Prepared, payload: Uint8Array): Promise<{ call: ClientCall; status: CallStatus }> {
+  async #unaryAttempts(prepared: Prepared, payload: Uint8Array, compress: boolean): Promise<{ call: ClientCall; status: CallStatus }> {
     const policy: RetryPolicy | undefined = this.#options.enableRetries ? retryPolicyFor(this.#options.serviceConfig, prepared.path).retryPolicy : undefined;
     for (let attempt = 0; ; attempt++) {
       const call = await this.#start(prepared, attempt);
-      call.sendUnary(payload);
+      call.sendUnary(payload, compress);
       const status = await call.status();
       const committed = call.receivedHeaders;
       if (status.code === StatusCode.OK || policy === undefined || committed || attempt + 1 >= policy.maxAttempts || !policy.retryableStatusCodes.has(status.code)) {
@@ -411,10 +439,17 @@ export class Channel {
     const withCall = async (request: Req, options?: CallOptions): Promise<CallResult<Res>> => {
       const prepared = this.#prepare(method, options);
       try {
-        const { call, status } = await this.#unaryAttempts(prepared, serialize(request));
+        const { call, status } = await this.#unaryAttempts(prepared, serialize(request), compressible(request));
         if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
         const response = decodeResponse(deserialize, call.responseNow() ?? (await call.response()));
-        return { response, initialMetadata: call.initialMetadataNow ?? new Metadata(), trailingMetadata: status.metadata, code: status.code, details: status.details };
+        return {
+          response,
+          initialMetadata: call.initialMetadataNow ?? new Metadata(),
+          trailingMetadata: status.metadata,
+          code: status.code,
+          details: status.details,
+          responseCompressed: call.lastResponseCompressed,
+        };
       } finally {
         prepared.dispose();
       }
@@ -440,7 +475,14 @@ export class Channel {
         const status = await call.status();
         if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
         const response = decodeResponse(deserialize, await call.response());
-        return { response, initialMetadata: await call.initialMetadata(), trailingMetadata: status.metadata, code: status.code, details: status.details };
+        return {
+          response,
+          initialMetadata: await call.initialMetadata(),
+          trailingMetadata: status.metadata,
+          code: status.code,
+          details: status.details,
+          responseCompressed: call.lastResponseCompressed,
+        };
       } finally {
         prepared.dispose();
       }
@@ -463,7 +505,7 @@ export class Channel {
       return call;
     }
     const source = Symbol.asyncIterator in requests ? requests[Symbol.asyncIterator]() : (requests as Iterable<Req>)[Symbol.iterator]();
-    const sent: Uint8Array[] = [];
+    const sent: Array<{ bytes: Uint8Array; compress: boolean }> = [];
     let buffered = 0;
     let overflow = false;
     let sourceDone = false;
@@ -472,8 +514,8 @@ export class Channel {
     for (let attempt = 0; ; attempt++) {
       const call = await this.#start(prepared, attempt);
       void (async () => {
-        for (const bytes of sent) {
-          const wait = call.write(bytes);
+        for (const { bytes, compress } of sent) {
+          const wait = call.write(bytes, compress);
           if (wait !== undefined) await wait;
         }
         while (!sourceDone && !call.done) {
@@ -491,15 +533,16 @@ export class Channel {
           } catch (err) {
             throw new RpcError(StatusCode.INTERNAL, 'Cannot serialize request', { cause: err });
           }
+          const compress = compressible(r.value);
           if (!overflow) {
-            sent.push(bytes);
+            sent.push({ bytes, compress });
             buffered += bytes.length;
             if (buffered > limit) {
               overflow = true; // too much to replay: this attempt is the last
               sent.length = 0;
             }
           }
-          const wait = call.write(bytes);
+          const wait = call.write(bytes, compress);
           if (wait !== undefined) await wait;
         }
         if (sourceDone) call.halfClose();
@@ -539,7 +582,7 @@ export class Channel {
     return (request, options) => {
       const prepared = this.#prepare(method, options);
       const started = (async () => {
-        const { call } = await this.#unaryStreamStart(prepared, serialize(request));
+        const { call } = await this.#unaryStreamStart(prepared, serialize(request), compressible(request));
         return call;
       })();
       return responseStream(started, deserialize, prepared.dispose);
@@ -547,11 +590,11 @@ export class Channel {
   }
 
   /** Starts a server-streaming call, retrying (per policy) only while nothing was received. */
-  async #unaryStreamStart(prepared: Prepared, payload: Uint8Array): Promise<{ call: ClientCall }> {
+  async #unaryStreamStart(prepared: Prepared, payload: Uint8Array, compress: boolean): Promise<{ call: ClientCall }> {
     const policy = this.#options.enableRetries ? retryPolicyFor(this.#options.serviceConfig, prepared.path).retryPolicy : undefined;
     for (let attempt = 0; ; attempt++) {
       const call = await this.#start(prepared, attempt);
-      call.sendUnary(payload);
+      call.sendUnary(payload, compress);
       if (policy === undefined) return { call };
       // Committed once headers arrive; a failure before that may be retried.
       await Promise.race([call.initialMetadata(), call.status()]);
@@ -611,7 +654,7 @@ async function pumpRequests<Req>(call: ClientCall, requests: Iterable<Req> | Asy
       } catch (err) {
         throw new RpcError(StatusCode.INTERNAL, 'Cannot serialize request', { cause: err });
       }
-      const pending = call.write(bytes);
+      const pending = call.write(bytes, compressible(r.value));
       if (pending !== undefined) await pending;
     }
     call.halfClose();
@@ -622,6 +665,7 @@ async function pumpRequests<Req>(call: ClientCall, requests: Iterable<Req> | Asy
 
 function responseStream<Res>(started: Promise<ClientCall>, deserialize: ResponseDeserializer<Res>, dispose: () => void): StreamingCall<Res> {
   let cancelled = false;
+  let lastCompressed = false;
   // A call that failed to start still reports its status through the same methods.
   const settled: Promise<{ call?: ClientCall; error?: RpcError }> = started.then(
     (call) => {
@@ -642,6 +686,7 @@ function responseStream<Res>(started: Promise<ClientCall>, deserialize: Response
       cancelled = true;
       void settled.then(({ call }) => call?.cancel());
     },
+    responseCompressed: () => lastCompressed,
     [Symbol.asyncIterator](): AsyncIterator<Res> {
       return {
         async next(): Promise<IteratorResult<Res>> {
@@ -649,6 +694,7 @@ function responseStream<Res>(started: Promise<ClientCall>, deserialize: Response
           if (error !== undefined) throw error;
           const bytes = await call!.next();
           if (bytes === undefined) return { done: true, value: undefined };
+          lastCompressed = call!.lastResponseCompressed;
           return { done: false, value: decodeResponse(deserialize, bytes) };
         },
         async return(): Promise<IteratorResult<Res>> {

@@ -6,6 +6,7 @@ export {
   Channel,
   insecureChannel,
   secureChannel,
+  uncompressed,
   type CallOptions,
   type ParentCall,
   type CallResult,

@@ -60,6 +60,7 @@ interface Observed {
   trailingMetadata: Metadata;
   code: StatusCode;
   details: string;
+  responseCompressed: boolean;
 }
 
 async function* single<T>(value: T): AsyncGenerator<T> {
@@ -213,11 +214,13 @@ export class InterceptedChannel implements Invoker {
   #streaming<Res>(details: ClientCallDetails, requests: AsyncIterable<unknown>, start: (d: ClientCallDetails, requests: AsyncIterable<unknown>) => Promise<StreamingCall<Res>>): StreamingCall<Res> {
     const controller = new AbortController();
     const inner = defer<StreamingCall<Res>>();
+    let innerCall: StreamingCall<Res> | undefined;
     const ended = defer<Observed>();
     const signal = details.options.signal === undefined ? controller.signal : AbortSignal.any([controller.signal, details.options.signal]);
     const responses = this.#chain({ ...details, options: { ...details.options, signal } }, requests, (d, reqs) =>
       (async function* () {
         const call = await start(d, reqs);
+        innerCall = call;
         inner.resolve(call);
         yield* call;
       })(),
@@ -228,7 +231,7 @@ export class InterceptedChannel implements Invoker {
         ended.resolve(await observe(inner));
       } catch (err) {
         const e = err instanceof RpcError ? err : new RpcError(StatusCode.UNKNOWN, String((err as Error)?.message ?? err), { cause: err });
-        ended.resolve({ initialMetadata: new Metadata(), trailingMetadata: e.trailingMetadata, code: e.code, details: e.details });
+        ended.resolve({ initialMetadata: new Metadata(), trailingMetadata: e.trailingMetadata, code: e.code, details: e.details, responseCompressed: false });
         throw e;
       }
     })();
@@ -239,8 +242,9 @@ export class InterceptedChannel implements Invoker {
       details: async () => (await ended).details,
       cancel() {
         controller.abort();
-        ended.resolve({ initialMetadata: new Metadata(), trailingMetadata: new Metadata(), code: StatusCode.CANCELLED, details: 'Call cancelled' });
+        ended.resolve({ initialMetadata: new Metadata(), trailingMetadata: new Metadata(), code: StatusCode.CANCELLED, details: 'Call cancelled', responseCompressed: false });
       },
+      responseCompressed: () => innerCall?.responseCompressed() ?? false,
       [Symbol.asyncIterator]: () => iterator,
     };
   }
@@ -248,9 +252,9 @@ export class InterceptedChannel implements Invoker {
 
 async function observe<Res>(call: Promise<StreamingCall<Res>>): Promise<Observed> {
   const c = await call;
-  return { initialMetadata: await c.initialMetadata(), trailingMetadata: await c.trailingMetadata(), code: await c.code(), details: await c.details() };
+  return { initialMetadata: await c.initialMetadata(), trailingMetadata: await c.trailingMetadata(), code: await c.code(), details: await c.details(), responseCompressed: c.responseCompressed() };
 }
 
 function emptyObserved(): Observed {
-  return { initialMetadata: new Metadata(), trailingMetadata: new Metadata(), code: StatusCode.OK, details: '' };
+  return { initialMetadata: new Metadata(), trailingMetadata: new Metadata(), code: StatusCode.OK, details: '', responseCompressed: false };
 }

@@ -69,6 +69,7 @@ export class ClientCall {
   readonly #decoder: FrameDecoder;
   #responseCompression: Compression = Compression.NoCompression;
   #queue: Uint8Array[] = [];
+  #queueFlags: boolean[] = [];
   #queueHead = 0;
   #pendingDecompress = 0;
   #waiter: (() => void) | undefined;
@@ -116,6 +117,9 @@ export class ClientCall {
     }
   }
 
+  /** Whether the response message taken last (by next, response or responseNow) arrived compressed. */
+  lastResponseCompressed = false;
+
   /** Whether the call has ended. */
   get done(): boolean {
     return this.#status !== undefined;
@@ -130,17 +134,18 @@ export class ClientCall {
 
   /**
    * Sends one serialized request. A promise means: wait before writing more (compression,
-   * or the stream's buffer is full).
+   * or the stream's buffer is full). `compressible: false` sends it uncompressed even when
+   * the call compresses.
    * @throws RpcError RESOURCE_EXHAUSTED over the send limit
    */
-  write(payload: Uint8Array): Promise<void> | undefined {
+  write(payload: Uint8Array, compressible = true): Promise<void> | undefined {
     if (this.#status !== undefined) return undefined;
     const max = this.#options.maxSendMessageBytes;
     if (max >= 0 && payload.length > max) {
       throw new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Cannot send message: ${payload.length} bytes is over the limit of ${max}`);
     }
     const algorithm = this.#options.compression;
-    if (algorithm !== Compression.NoCompression) {
+    if (algorithm !== Compression.NoCompression && compressible) {
       return compress(algorithm, payload).then((bytes) => this.#writeFrame(encodeFrame(bytes, true)));
     }
     return this.#writeFrame(encodeFrame(payload, false));
@@ -162,8 +167,8 @@ export class ClientCall {
   }
 
   /** Sends one request and half-closes in the same step (unary and server-streaming calls). */
-  sendUnary(payload: Uint8Array): void {
-    const pending = this.write(payload);
+  sendUnary(payload: Uint8Array, compressible = true): void {
+    const pending = this.write(payload, compressible);
     if (pending === undefined) this.halfClose();
     else pending.then(() => this.halfClose(), (err: unknown) => this.cancel(err instanceof RpcError ? err : new RpcError(StatusCode.INTERNAL, String(err))));
   }
@@ -234,6 +239,7 @@ export class ClientCall {
       return;
     }
     for (const frame of frames) {
+      this.#queueFlags.push(frame.compressed);
       if (!frame.compressed) {
         this.#queue.push(frame.payload);
         continue;
@@ -342,9 +348,11 @@ export class ClientCall {
     for (;;) {
       if (this.#queueHead < this.#queue.length && !(this.#queue[this.#queueHead] === EMPTY && this.#pendingDecompress > 0)) {
         const message = this.#queue[this.#queueHead]!;
+        this.lastResponseCompressed = this.#queueFlags[this.#queueHead]!;
         this.#queue[this.#queueHead++] = EMPTY;
         if (this.#queueHead === this.#queue.length) {
           this.#queue = [];
+          this.#queueFlags = [];
           this.#queueHead = 0;
         }
         if (this.#paused && this.#queue.length - this.#queueHead < HIGH_WATER / 2) {
@@ -377,6 +385,7 @@ export class ClientCall {
         trailingMetadata: status.metadata,
       });
     }
+    this.lastResponseCompressed = this.#queueFlags[this.#queueHead]!;
     return this.#queue[this.#queueHead]!;
   }
 
@@ -394,6 +403,7 @@ export class ClientCall {
         trailingMetadata: status.metadata,
       });
     }
+    this.lastResponseCompressed = this.#queueFlags[this.#queueHead]!;
     return this.#queue[this.#queueHead]!;
   }
 }
