@@ -111,6 +111,16 @@ async function expectError(call: () => Promise<unknown>, code: StatusCode, what:
   throw new CaseFailure(`${what}: succeeded, expected status ${statusCodeName(code)}`);
 }
 
+/** Awaits a call that must succeed; a failure names the step. */
+async function expectOk<T>(what: string, call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof RpcError) throw new CaseFailure(`${what}: failed with ${statusCodeName(err.code)}: ${err.details}`);
+    throw err;
+  }
+}
+
 async function collect<T>(call: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
   for await (const m of call) all.push(m);
@@ -133,8 +143,8 @@ const cases: Record<TestCase, (c: TestServiceClient) => Promise<void>> = {
   async client_compressed_unary(c) {
     const request = { expectCompressed: { value: true }, responseSize: 314159, payload: zeros(271828) };
     await expectError(() => c.unaryCall(request), StatusCode.INVALID_ARGUMENT, 'probe (uncompressed request expecting compression)');
-    checkBody((await c.unaryCall(request, { compression: Compression.Gzip })).payload, 314159, 'compressed request');
-    checkBody((await c.unaryCall({ ...request, expectCompressed: { value: false } })).payload, 314159, 'uncompressed request');
+    checkBody((await expectOk('compressed request', c.unaryCall(request, { compression: Compression.Gzip }))).payload, 314159, 'compressed request');
+    checkBody((await expectOk('uncompressed request', c.unaryCall({ ...request, expectCompressed: { value: false } }))).payload, 314159, 'uncompressed request');
   },
 
   async server_compressed_unary(c) {
@@ -154,7 +164,8 @@ const cases: Record<TestCase, (c: TestServiceClient) => Promise<void>> = {
   async client_compressed_streaming(c) {
     const probe = { expectCompressed: { value: true }, payload: zeros(27182) };
     await expectError(() => c.streamingInputCall([probe]), StatusCode.INVALID_ARGUMENT, 'probe (uncompressed message expecting compression)');
-    const response = await c.streamingInputCall([probe, uncompressed({ expectCompressed: { value: false }, payload: zeros(45904) })], { compression: Compression.Gzip });
+    const second = uncompressed({ expectCompressed: { value: false }, payload: zeros(45904) });
+    const response = await expectOk('compressed then uncompressed message', c.streamingInputCall([probe, second], { compression: Compression.Gzip }));
     check(response.aggregatedPayloadSize === 73086, `aggregated_payload_size is ${response.aggregatedPayloadSize}, expected 73086`);
   },
 
