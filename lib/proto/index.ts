@@ -9,3 +9,4 @@
  * @packageDocumentation
  */
 export { loadProto, ProtoLoadError, type LoadProtoOptions, type MessageType, type ProtoNamespace } from './load.js';
+export { generateTypeScript, type GenerateOptions, type GeneratedFile } from './codegen.js';

@@ -104,6 +104,43 @@ function walk(ns: protobuf.NamespaceBase, convert: protobuf.IConversionOptions, 
 }
 
 /**
+ * Parses `.proto` files and their imports into one resolved protobufjs root (shared by
+ * {@link loadProto} and the code generator).
+ * @throws ProtoLoadError naming the file (and line, for a syntax error)
+ * @internal
+ */
+export function loadRoot(files: string | readonly string[], options: { includeDirs?: readonly string[]; keepCase?: boolean; comments?: boolean }): protobuf.Root {
+  const list = typeof files === 'string' ? [files] : [...files];
+  if (list.length === 0 || list.some((f) => typeof f !== 'string' || f === '')) throw new TypeError('Cannot load protos: expected one or more file paths');
+  const includeDirs = options.includeDirs ?? [];
+  const root = new protobuf.Root();
+  root.resolvePath = (origin, target) => {
+    if (isAbsolute(target)) return target;
+    for (const dir of includeDirs) {
+      const candidate = resolvePath(dir, target);
+      if (existsSync(candidate)) return candidate;
+    }
+    return protobuf.util.path.resolve(origin, target);
+  };
+  const parseOptions: protobuf.IParseOptions = { keepCase: options.keepCase ?? false, alternateCommentMode: options.comments ?? false };
+  for (const file of list) {
+    try {
+      root.loadSync(file, parseOptions);
+    } catch (err) {
+      const message = (err as Error).message;
+      if ((err as { code?: string }).code === 'ENOENT') throw new ProtoLoadError(`Cannot load "${file}": file not found (searched ${includeDirs.length > 0 ? includeDirs.join(', ') : 'the working directory'})`, { cause: err });
+      throw new ProtoLoadError(`Cannot load "${file}": ${message}`, { cause: err });
+    }
+  }
+  try {
+    root.resolveAll();
+  } catch (err) {
+    throw new ProtoLoadError(`Cannot load "${list.join('", "')}": ${(err as Error).message}`, { cause: err });
+  }
+  return root;
+}
+
+/**
  * Loads `.proto` files into service definitions and message types (the counterpart of
  * `@grpc/proto-loader` plus `grpc.loadPackageDefinition`). Google's well-known types
  * (`google/protobuf/timestamp.proto`, `duration`, `any`, `struct`, `empty`, `wrappers`, ...)
@@ -122,33 +159,7 @@ function walk(ns: protobuf.NamespaceBase, convert: protobuf.IConversionOptions, 
  * ```
  */
 export function loadProto(files: string | readonly string[], options: LoadProtoOptions = {}): ProtoNamespace {
-  const list = typeof files === 'string' ? [files] : [...files];
-  if (list.length === 0 || list.some((f) => typeof f !== 'string' || f === '')) throw new TypeError('Cannot load protos: expected one or more file paths');
-  const includeDirs = options.includeDirs ?? [];
-  const root = new protobuf.Root();
-  root.resolvePath = (origin, target) => {
-    if (isAbsolute(target)) return target;
-    for (const dir of includeDirs) {
-      const candidate = resolvePath(dir, target);
-      if (existsSync(candidate)) return candidate;
-    }
-    return protobuf.util.path.resolve(origin, target);
-  };
-  const parseOptions: protobuf.IParseOptions = { keepCase: options.keepCase ?? false };
-  for (const file of list) {
-    try {
-      root.loadSync(file, parseOptions);
-    } catch (err) {
-      const message = (err as Error).message;
-      if ((err as { code?: string }).code === 'ENOENT') throw new ProtoLoadError(`Cannot load "${file}": file not found (searched ${includeDirs.length > 0 ? includeDirs.join(', ') : 'the working directory'})`, { cause: err });
-      throw new ProtoLoadError(`Cannot load "${file}": ${message}`, { cause: err });
-    }
-  }
-  try {
-    root.resolveAll();
-  } catch (err) {
-    throw new ProtoLoadError(`Cannot load "${list.join('", "')}": ${(err as Error).message}`, { cause: err });
-  }
+  const root = loadRoot(files, options);
   const tree: Record<string, unknown> = {};
   walk(root, conversion(options), tree);
   return tree as ProtoNamespace;
