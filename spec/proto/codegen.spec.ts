@@ -249,7 +249,7 @@ import { Kitchen_Color } from './fixtures/sink/kitchen.js';
       const client = new Client(`127.0.0.1:${ourPort}`, grpc.credentials.createInsecure());
       try {
         const sent = forReflection(fullKitchen());
-        const got = await new Promise<Record<string, unknown>>((ok, ko) => client.echo(sent, (e: Error | null, r: Record<string, unknown>) => (e ? ko(e) : ok(r))));
+        const got = await new Promise<Record<string, unknown>>((ok, ko) => client.echo!(sent, (e: Error | null, r: Record<string, unknown>) => (e ? ko(e) : ok(r))));
         // proto-loader shows 64-bit integers as strings; the generated side had them as bigints.
         assert.equal(got.fInt64, '-9007199254740993');
         assert.equal(got.fUint64, '18446744073709551615');
