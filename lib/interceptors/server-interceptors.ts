@@ -6,7 +6,7 @@ import { observeHandler, type RpcOutcome } from './observe.js';
 export interface RpcLogEntry extends RpcOutcome {
   /** The method's path, `/package.Service/Method`. */
   readonly method: string;
-  /** The peer's address, as `context.peer()` gives it. */
+  /** The peer's address, as `context.peer()` gives it; empty for a call refused before any handler ran. */
   readonly peer: string;
   /** Milliseconds from the handler's start to its end. */
   readonly durationMs: number;
@@ -24,7 +24,8 @@ function defaultLog(entry: RpcLogEntry): void {
 }
 
 /**
- * A server interceptor that logs every RPC when it ends: method, status, duration and peer.
+ * A server interceptor that logs every RPC when it ends: method, status, duration and peer,
+ * including calls a later interceptor refuses and calls to unknown methods.
  *
  * @param options - where entries go
  * @returns the interceptor, for `server({ interceptors })`
@@ -38,9 +39,21 @@ export function loggingInterceptor(options: LoggingInterceptorOptions = {}): Ser
   const log = options.log ?? defaultLog;
   return {
     async interceptService(continuation, details) {
-      const handler = await continuation(details);
-      if (handler === null || handler === undefined) return handler;
       const start = performance.now();
+      // A call refused before any handler (by a later interceptor, or for lack of a method) is logged too.
+      const refused = (code: StatusCode, message: string): void => log({ code, details: message, method: details.method, peer: '', durationMs: performance.now() - start });
+      let handler;
+      try {
+        handler = await continuation(details);
+      } catch (err) {
+        if (err instanceof RpcError) refused(err.code, err.details);
+        else log({ code: StatusCode.UNKNOWN, details: '', error: err, method: details.method, peer: '', durationMs: performance.now() - start });
+        throw err;
+      }
+      if (handler === null || handler === undefined) {
+        refused(StatusCode.UNIMPLEMENTED, 'Method not found');
+        return handler;
+      }
       return observeHandler(handler, (outcome, context) => {
         log({ ...outcome, method: details.method, peer: context.peer(), durationMs: performance.now() - start });
       });

@@ -77,6 +77,10 @@ export function statusFromNodeError(err: unknown): RpcError {
     case 'ERR_STREAM_DESTROYED':
       return new RpcError(StatusCode.CANCELLED, 'Stream closed', { cause: err });
     default:
+      // A failed TLS handshake or certificate check is a connection that could not be made.
+      if (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code.startsWith('CERT_') || code.includes('CERTIFICATE'))) {
+        return new RpcError(StatusCode.UNAVAILABLE, `TLS failed: ${(err as Error).message.trim()}`, { cause: err });
+      }
       return new RpcError(StatusCode.INTERNAL, `Transport error: ${(err as Error | undefined)?.message ?? String(err)}`, { cause: err });
   }
 }

@@ -56,6 +56,27 @@ describe('the client against a grpc-iter server', () => {
     assert.equal(await tlsOnly.unaryUnary('/test.Svc/WhoAmI', encode, decode)('', { credentials: perCall }), 'anonymous Bearer for WhoAmI');
   });
 
+  it('a TLS failure is UNAVAILABLE: no client certificate for a server that requires one, or an untrusted server', async () => {
+    const certs = makeCerts();
+    const srv = server({ handlers: [methodHandlersGenericHandler('test.Svc', { WhoAmI: whoAmI })] });
+    const port = await srv.addSecurePort('127.0.0.1:0', sslServerCredentials([{ privateKey: certs.serverKey, certChain: certs.serverCert }], { rootCertificates: certs.ca, requireClientAuth: true }));
+    await srv.start();
+    cleanup.push(() => srv.stop(null));
+    const noClientCert = track(secureChannel(`localhost:${port}`, sslChannelCredentials(certs.ca)));
+    await assert.rejects(noClientCert.unaryUnary('/test.Svc/WhoAmI', encode, decode)('', { timeout: 5 }), (err: RpcError) => {
+      assert.equal(err.code, StatusCode.UNAVAILABLE, err.details);
+      assert.match(err.details, /certificate/i);
+      return true;
+    });
+    const untrusted = track(secureChannel(`localhost:${port}`, sslChannelCredentials(certs.clientCert)));
+    await assert.rejects(untrusted.unaryUnary('/test.Svc/WhoAmI', encode, decode)('', { timeout: 5 }), (err: RpcError) => {
+      assert.equal(err.code, StatusCode.UNAVAILABLE, err.details);
+      return true;
+    });
+    const good = track(secureChannel(`localhost:${port}`, sslChannelCredentials(certs.ca, certs.clientKey, certs.clientCert)));
+    assert.equal(await good.unaryUnary('/test.Svc/WhoAmI', encode, decode)(''), 'client.example ');
+  });
+
   it('refuses to send call credentials over a plaintext channel unless allowed', async () => {
     const s = track(await startServer({ WhoAmI: whoAmI }));
     const plain = track(insecureChannel(s.address));

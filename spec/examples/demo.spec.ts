@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 function run(file: string): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {
@@ -70,5 +71,77 @@ describe('examples', () => {
     assert.match(stdout, /client: echo: first line/);
     assert.match(stdout, /client: left the chat \(CANCELLED\)/);
     assert.match(stdout, /server: the client left \(CANCELLED/);
+  });
+
+  it('interceptors: the server logs every call and refuses one without a token; the client adds the token and times calls', async () => {
+    const { code, stdout } = await run('examples/interceptors/main.ts');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^server log: \/greeter\.v1\.Greeter\/SayHello -> UNAUTHENTICATED$/m);
+    assert.match(stdout, /^no token: UNAUTHENTICATED: Cannot call: missing bearer token$/m);
+    assert.match(stdout, /^server log: \/greeter\.v1\.Greeter\/SayHello -> OK$/m);
+    assert.match(stdout, /^with token: Hello friend$/m);
+    assert.match(stdout, /^with token: Hello #2, friend$/m);
+    assert.equal(stdout.match(/^client timing: /gm)?.length, 2);
+  });
+
+  it('deadlines: the client deadline reaches the backend through the frontend, and every hop stops when it passes', async () => {
+    const { code, stdout } = await run('examples/deadlines/main.ts');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^backend: got "quick", deadline inherited \(under 1 s left\)$/m);
+    assert.match(stdout, /^client: Hello quick$/m);
+    assert.match(stdout, /^backend: got "slow", deadline inherited/m);
+    assert.match(stdout, /^client: DEADLINE_EXCEEDED after 0\.3 s$/m);
+    assert.match(stdout, /^backend: stopped early \((its own deadline passed|the frontend cancelled its call)\)$/m);
+  });
+
+  it('tls: TLS, mutual TLS refusing a client without a certificate, and mutual TLS naming the client', async () => {
+    const { code, stdout } = await run('examples/tls/main.ts');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^TLS: Hello you \(over ssl, client anonymous\)$/m);
+    assert.match(stdout, /^mutual TLS, no client certificate: refused, UNAVAILABLE$/m);
+    assert.match(stdout, /^mutual TLS, with a client certificate: Hello you \(over ssl, client greeter-client\)$/m);
+  });
+
+  it('compression: compressed requests and responses, and single messages left uncompressed', async () => {
+    const { code, stdout } = await run('examples/compression/main.ts');
+    assert.equal(code, 0, stdout);
+    assert.deepEqual(stdout.trim().split('\n'), [
+      'server: the request arrived uncompressed',
+      'client: the response arrived compressed',
+      'server: the request arrived compressed',
+      'client: Hello #1, stream (compressed)',
+      'client: Hello #2, stream (uncompressed)',
+      'client: Hello #3, stream (compressed)',
+      'client: Hello #4, stream (uncompressed)',
+    ]);
+  });
+
+  it('sync-handlers: plain functions and generators answer exactly as async ones do', async () => {
+    const { code, stdout } = await run('examples/sync-handlers/main.ts');
+    assert.equal(code, 0, stdout);
+    assert.deepEqual(stdout.trim().split('\n'), [
+      'Hello you (sync function)',
+      'Hello #1 (sync generator)',
+      'Hello #2 (sync generator)',
+      'Hello you (async function)',
+      'Hello #1 (async generator)',
+      'Hello #2 (async generator)',
+    ]);
+  });
+
+  it('executor: at most maxWorkers handlers at once, in arrival order, and a call that times out while queued never runs', async () => {
+    const { code, stdout } = await run('examples/executor/main.ts');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^answered: Hello a, Hello b, Hello c, Hello d, Hello e, Hello f$/m);
+    assert.match(stdout, /^handlers running at once, at most: 2$/m);
+    assert.match(stdout, /^started in order: a b c d e f$/m);
+    assert.match(stdout, /^impatient call: DEADLINE_EXCEEDED, its handler ran: false$/m);
+  });
+
+  it('the generated code the examples use is what `npm run gen` makes from examples/proto/greeter.proto today', async () => {
+    const { generateTypeScript } = await import('../../lib/proto/codegen.js');
+    const [file] = generateTypeScript('greeter.proto', { includeDirs: ['examples/proto'], importFrom: '../../../lib/index.js' });
+    assert.equal(file!.path, 'greeter.ts');
+    assert.equal(readFileSync('examples/proto/generated/greeter.ts', 'utf8'), file!.content, 'run: npm run gen -- -I examples/proto greeter.proto --out examples/proto/generated --import-from ../../../lib/index.js');
   });
 });

@@ -48,6 +48,7 @@ describe('ready-made server interceptors', () => {
   const handlerErrors: unknown[] = [];
   let srv: Server;
   let client: GenericClient;
+  let port: number;
 
   before(async () => {
     srv = server({
@@ -76,7 +77,7 @@ describe('ready-made server interceptors', () => {
         }, dec, enc),
       }),
     ]);
-    const port = await srv.addInsecurePort('127.0.0.1:0');
+    port = await srv.addInsecurePort('127.0.0.1:0');
     await srv.start();
     client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as GenericClient;
   });
@@ -102,6 +103,24 @@ describe('ready-made server interceptors', () => {
     bad.set('authorization', 'Bearer wrong');
     await assert.rejects(unary(client, 'Echo', 'x', bad), (err: grpc.ServiceError) => err.code === grpc.status.UNAUTHENTICATED && /invalid/.test(err.details));
     assert.equal(ran, before, 'the handler must not run for rejected calls');
+  });
+
+  it('logs calls refused before any handler ran: by the auth interceptor, or for an unknown method', async () => {
+    entries.length = 0;
+    await assert.rejects(unary(client, 'Echo', 'x'), { code: grpc.status.UNAUTHENTICATED });
+    const generic = new (grpc.makeGenericClientConstructor({ Nope: method('/t.Svc/Nope', false, false) }, 'Svc'))(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as GenericClient;
+    try {
+      await assert.rejects(unary(generic, 'Nope', 'x', authed()), { code: grpc.status.UNIMPLEMENTED });
+    } finally {
+      generic.close();
+    }
+    assert.deepEqual(
+      entries.map((e) => [e.method, e.code, e.details, e.peer]),
+      [
+        ['/t.Svc/Echo', StatusCode.UNAUTHENTICATED, 'Cannot call: missing bearer token', ''],
+        ['/t.Svc/Nope', StatusCode.UNIMPLEMENTED, 'Method not found', ''],
+      ],
+    );
   });
 
   it('lets a call with a good token through, and open methods without one', async () => {
