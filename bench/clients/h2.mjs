@@ -1,0 +1,168 @@
+// A lean HTTP/2 client that measures servers, the same for every contender: it frames
+// requests by hand and counts response messages without decoding them.
+//   node h2.mjs stream <port> <streams> <seconds> <size>   → STREAM <messages> <bytes> <seconds>
+//   node h2.mjs pingpong <port> <round trips> <size>       → PINGPONG <p50 µs> <p99 µs>
+//   node h2.mjs idle <port> <streams> <per connection>     → OPEN, then closes on stdin "close"
+//   node h2.mjs check-unary <port>                          → OK or a reason, for the smoke test
+import http2 from 'node:http2';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+const [mode, portText, ...rest] = process.argv.slice(2);
+const port = Number(portText);
+const PREFIX = '/grpc.testing.BenchmarkService/';
+
+// SimpleRequest { response_size = size (field 2), payload { body = size bytes } (field 3) } by hand.
+function request(size) {
+  const varint = (n) => {
+    const out = [];
+    while (n > 0x7f) {
+      out.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    out.push(n);
+    return out;
+  };
+  const payload = Buffer.concat([Buffer.from([0x12, ...varint(size)]), Buffer.alloc(size)]);
+  const body = Buffer.concat([Buffer.from([0x10, ...varint(size), 0x1a, ...varint(payload.length)]), payload]);
+  const frame = Buffer.alloc(5 + body.length);
+  frame.writeUInt32BE(body.length, 1);
+  body.copy(frame, 5);
+  return frame;
+}
+
+const connect = async () => {
+  const session = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 1 << 20 } });
+  session.on('error', () => undefined);
+  await once(session, 'connect');
+  session.setLocalWindowSize?.(1 << 24);
+  return session;
+};
+const open = (session, method) =>
+  session.request({ ':method': 'POST', ':path': PREFIX + method, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
+
+/** Counts the messages in a response stream as they arrive. */
+function counter(stream, onMessage) {
+  let need = 0; // bytes of the current message still to come
+  let header = 0; // prefix bytes still to read
+  let length = 0;
+  let prefix = 5;
+  stream.on('data', (chunk) => {
+    let i = 0;
+    while (i < chunk.length) {
+      if (need === 0) {
+        if (prefix === 5) {
+          header = 0;
+          length = 0;
+        }
+        while (prefix > 0 && i < chunk.length) {
+          if (prefix < 5) length = length * 256 + chunk[i];
+          prefix--;
+          i++;
+        }
+        if (prefix > 0) return;
+        need = length;
+        prefix = 5;
+        if (need === 0) {
+          onMessage(chunk.length);
+          continue;
+        }
+      }
+      const take = Math.min(need, chunk.length - i);
+      need -= take;
+      i += take;
+      if (need === 0) onMessage(length);
+    }
+    void header;
+  });
+}
+
+if (mode === 'stream') {
+  const [streams, seconds, size] = rest.map(Number);
+  const session = await connect();
+  let messages = 0;
+  let bytes = 0;
+  const calls = [];
+  for (let s = 0; s < streams; s++) {
+    const stream = open(session, 'StreamingFromServer');
+    stream.on('error', () => undefined);
+    counter(stream, (n) => {
+      messages++;
+      bytes += n;
+    });
+    stream.end(request(size)); // one request, then half-close: a server-streaming call
+    calls.push(stream);
+  }
+  // Warm up, then count for the measured window only.
+  await new Promise((r) => setTimeout(r, 300));
+  messages = 0;
+  bytes = 0;
+  const start = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const took = Number(process.hrtime.bigint() - start) / 1e9;
+  const [m, b] = [messages, bytes];
+  for (const c of calls) c.close(http2.constants.NGHTTP2_CANCEL);
+  console.log(`STREAM ${m} ${b} ${took}`);
+  session.close();
+} else if (mode === 'pingpong') {
+  const [count, size] = rest.map(Number);
+  const session = await connect();
+  const stream = open(session, 'StreamingCall');
+  stream.on('error', () => undefined);
+  const frame = request(size);
+  let resolveNext;
+  counter(stream, () => resolveNext?.());
+  const times = [];
+  const warmup = Math.min(1000, Math.floor(count / 5));
+  for (let i = 0; i < count + warmup; i++) {
+    const got = new Promise((r) => (resolveNext = r));
+    const t0 = process.hrtime.bigint();
+    stream.write(frame);
+    await got;
+    if (i >= warmup) times.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  stream.end();
+  times.sort((a, b) => a - b);
+  const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+  console.log(`PINGPONG ${at(0.5).toFixed(1)} ${at(0.99).toFixed(1)}`);
+  session.close();
+} else if (mode === 'idle') {
+  const [streams, perConnection] = rest.map(Number);
+  const sessions = [];
+  let opened = 0;
+  while (opened < streams) {
+    const session = await connect();
+    sessions.push(session);
+    const n = Math.min(perConnection, streams - opened);
+    const ready = [];
+    for (let i = 0; i < n; i++) {
+      const stream = open(session, 'StreamingCall');
+      stream.on('error', () => undefined);
+      if (stream.pending) ready.push(once(stream, 'ready')); // on a connected session it is ready at once
+    }
+    await Promise.all(ready);
+    opened += n;
+  }
+  // Let the server take in every stream.
+  await new Promise((r) => setTimeout(r, 1000));
+  console.log('OPEN');
+  const lines = createInterface({ input: process.stdin });
+  await once(lines, 'line');
+  for (const s of sessions) s.destroy();
+  process.exit(0);
+} else if (mode === 'check-unary') {
+  const session = await connect();
+  const stream = open(session, 'UnaryCall');
+  let size = -1;
+  let status;
+  counter(stream, (n) => (size = n));
+  stream.on('trailers', (t) => (status = t['grpc-status']));
+  stream.end(request(100));
+  await once(stream, 'close');
+  session.close();
+  // SimpleResponse { payload { body 100 } } is 2 + 2 + 100 = 104 bytes.
+  console.log(status === '0' && size === 104 ? 'OK' : `status ${status}, response ${size} bytes`);
+} else {
+  console.error(`unknown mode ${mode}`);
+  process.exit(2);
+}

@@ -1,0 +1,327 @@
+// The benchmark suite: grpc-iter side by side with @grpc/grpc-js and a bare node:http2 server,
+// each contender in its own process, rounds interleaved (A B C A B C ...), medians with min and
+// max, and ratios to grpc-js and to the bare ceiling.
+//   npm run bench                  full run (about 6 minutes)
+//   npm run bench -- --quick       fewer, shorter rounds (about 2 minutes)
+//   npm run bench -- --smoke       a few seconds: every contender answers every workload correctly
+//   npm run bench -- --only unary,streaming   some workloads only
+// Markdown tables go to stdout; the raw numbers to bench/results/latest.json.
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+const SERVERS = ['grpc-iter', 'grpc-js', 'bare'] as const;
+const CLIENTS = ['grpc-iter', 'grpc-js'] as const;
+type Name = (typeof SERVERS)[number];
+
+const args = process.argv.slice(2);
+const smoke = args.includes('--smoke');
+const quick = args.includes('--quick');
+const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',') ?? (args.includes('--only') ? args[args.indexOf('--only') + 1]!.split(',') : undefined);
+const wanted = (w: string): boolean => only === undefined || only.includes(w);
+
+// Sizes of the run: smoke (seconds), quick, full.
+const plan = smoke
+  ? { rounds: 1, unaryRequests: 3000, clientSeconds: 0.5, streamSeconds: 0.3, pingPongs: 300, idle: [200], memoryRounds: 1 }
+  : quick
+    ? { rounds: 3, unaryRequests: 60_000, clientSeconds: 2, streamSeconds: 1.5, pingPongs: 3000, idle: [1000, 10_000], memoryRounds: 1 }
+    : { rounds: 5, unaryRequests: 200_000, clientSeconds: 4, streamSeconds: 3, pingPongs: 10_000, idle: [1000, 10_000], memoryRounds: 2 };
+
+/** A contender's server process. */
+class ServerProcess {
+  readonly #child: ChildProcess;
+  readonly #lines: AsyncIterator<string>;
+  port = 0;
+
+  constructor(readonly name: Name) {
+    this.#child = spawn(process.execPath, ['--expose-gc', here(`./contenders/${name}-server.mjs`)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.#lines = createInterface({ input: this.#child.stdout! })[Symbol.asyncIterator]();
+  }
+
+  async #line(prefix: string): Promise<string> {
+    for (;;) {
+      const r = await this.#lines.next();
+      if (r.done === true) throw new Error(`${this.name} server exited before saying ${prefix}`);
+      if (r.value.startsWith(prefix)) return r.value.slice(prefix.length).trim();
+    }
+  }
+
+  async start(): Promise<this> {
+    this.port = Number(await this.#line('READY'));
+    return this;
+  }
+
+  /** The server's resident memory after a full GC, in bytes. */
+  async rss(): Promise<number> {
+    this.#child.stdin!.write('mem\n');
+    return Number(await this.#line('MEM'));
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null) return;
+    this.#child.stdin!.write('exit\n');
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 5000);
+    await once(this.#child, 'exit');
+    clearTimeout(timer);
+  }
+}
+
+function run(command: string, argv: string[], timeoutMs = 300_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, argv, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => (err ? reject(new Error(`${command} ${argv.join(' ')}: ${err.message}\n${stderr}`)) : resolve(stdout)));
+  });
+}
+
+const node = (script: string, ...argv: Array<string | number>): Promise<string> => run(process.execPath, [here(script), ...argv.map(String)]);
+
+/** Checks a contender with a real client (@grpc/grpc-js) before timing it. */
+async function checkWithRealClient(port: number): Promise<void> {
+  const includeDirs = [here('./protos'), here('../examples/interop/protos')];
+  const pkg = grpc.loadPackageDefinition(protoLoader.loadSync('grpc/testing/benchmark_service.proto', { includeDirs })) as unknown as {
+    grpc: { testing: { BenchmarkService: grpc.ServiceClientConstructor } };
+  };
+  const client = new pkg.grpc.testing.BenchmarkService(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
+    unaryCall(r: unknown, cb: (e: Error | null, r: { payload: { body: Buffer } }) => void): void;
+  };
+  try {
+    const response = await new Promise<{ payload: { body: Buffer } }>((resolve, reject) => client.unaryCall({ responseSize: 100, payload: { body: Buffer.alloc(100) } }, (e, r) => (e ? reject(e) : resolve(r))));
+    if (response.payload.body.length !== 100) throw new Error(`answered ${response.payload.body.length} bytes, not 100`);
+  } finally {
+    client.close();
+  }
+}
+
+interface Stat {
+  median: number;
+  min: number;
+  max: number;
+  samples: number[];
+}
+
+function stat(samples: number[]): Stat {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { median, min: sorted[0]!, max: sorted[sorted.length - 1]!, samples };
+}
+
+type Results = Record<string, Record<string, Stat>>;
+const results: Results = {};
+const notes: string[] = [];
+
+function record(workload: string, contender: string, value: number): void {
+  ((results[workload] ??= {})[contender] ??= { median: 0, min: 0, max: 0, samples: [] }).samples.push(value);
+}
+
+function finish(): void {
+  for (const w of Object.values(results)) for (const [c, s] of Object.entries(w)) w[c] = stat(s.samples);
+}
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function table(title: string, workload: string, unit: string, lowerIsBetter = false, digits = 0): string {
+  const w = results[workload];
+  if (w === undefined) return '';
+  const ratio = (a: number, b: number | undefined): string => (b === undefined || b === 0 ? '' : `${(lowerIsBetter ? b / a : a / b).toFixed(2)}×`);
+  const lines = [`### ${title}`, '', `| contender | median ${unit} | min | max | vs grpc-js | vs bare |`, '|---|---:|---:|---:|---:|---:|'];
+  for (const [name, s] of Object.entries(w)) {
+    lines.push(`| ${name} | ${fmt(s.median, digits)} | ${fmt(s.min, digits)} | ${fmt(s.max, digits)} | ${ratio(s.median, w['grpc-js']?.median)} | ${ratio(s.median, w.bare?.median)} |`);
+  }
+  if (lowerIsBetter) lines.push('', 'Ratios: how many times better (lower) than the other.');
+  return `${lines.join('\n')}\n`;
+}
+
+async function withServers<T>(body: (servers: ServerProcess[]) => Promise<T>): Promise<T> {
+  const servers = await Promise.all(SERVERS.map((n) => new ServerProcess(n).start()));
+  try {
+    for (const s of servers) await checkWithRealClient(s.port);
+    return await body(servers);
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+function h2loadPath(): string | undefined {
+  const found = spawnSync('sh', ['-c', 'command -v h2load'], { encoding: 'utf8' });
+  return found.status === 0 ? found.stdout.trim() : undefined;
+}
+
+// 1. Server unary throughput with h2load: 100-byte request and response, 8 connections × 32 streams.
+async function serverUnary(): Promise<void> {
+  const h2load = h2loadPath();
+  if (h2load === undefined) {
+    notes.push('Server unary throughput was not measured: h2load is missing. Install it with `sudo apt-get install nghttp2-client` (Debian/Ubuntu) or `brew install nghttp2` (macOS).');
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'grpc-iter-bench-'));
+  const body = join(dir, 'request.bin');
+  const payload = Buffer.concat([Buffer.from([0x12, 100]), Buffer.alloc(100)]);
+  const message = Buffer.concat([Buffer.from([0x10, 100, 0x1a, payload.length]), payload]);
+  const frame = Buffer.alloc(5);
+  frame.writeUInt32BE(message.length, 1);
+  writeFileSync(body, Buffer.concat([frame, message]));
+  await withServers(async (servers) => {
+    for (let round = 0; round < plan.rounds; round++) {
+      for (const s of servers) {
+        const out = await run(h2load, ['-n', String(plan.unaryRequests), '-c', '8', '-m', '32', '-t', '2', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://127.0.0.1:${s.port}/grpc.testing.BenchmarkService/UnaryCall`]);
+        const rate = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
+        const ok = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(out);
+        if (rate === null || ok === null || Number(ok[1]) !== plan.unaryRequests) throw new Error(`${s.name}: h2load did not finish every request:\n${out}`);
+        record('server-unary', s.name, Number(rate[1]));
+      }
+    }
+  });
+}
+
+// 2. Client unary throughput: a closed loop of 64 calls against the bare server.
+async function clientUnary(): Promise<void> {
+  const bare = await new ServerProcess('bare').start();
+  try {
+    for (let round = 0; round < plan.rounds; round++) {
+      for (const client of CLIENTS) {
+        const out = await node('./clients/unary-loop.mjs', client, bare.port, 64, plan.clientSeconds);
+        const m = /CALLS (\d+) ([\d.]+)/.exec(out);
+        if (m === null) throw new Error(`${client} client: ${out}`);
+        record('client-unary', client, Number(m[1]) / Number(m[2]));
+      }
+    }
+  } finally {
+    await bare.stop();
+  }
+}
+
+// 3. Server-streaming throughput, 1 KiB messages, one stream and eight.
+async function streaming(): Promise<void> {
+  await withServers(async (servers) => {
+    for (let round = 0; round < plan.rounds; round++) {
+      for (const streams of [1, 8]) {
+        for (const s of servers) {
+          const out = await node('./clients/h2.mjs', 'stream', s.port, streams, plan.streamSeconds, 1024);
+          const m = /STREAM (\d+) (\d+) ([\d.]+)/.exec(out);
+          if (m === null || Number(m[1]) === 0) throw new Error(`${s.name}: no messages streamed (${out.trim()})`);
+          record(`streaming-${streams}`, s.name, Number(m[1]) / Number(m[3]));
+          record(`streaming-${streams}-mb`, s.name, Number(m[2]) / Number(m[3]) / 1e6);
+        }
+      }
+    }
+  });
+}
+
+// 4. Bidi ping-pong latency on one stream.
+async function pingPong(): Promise<void> {
+  await withServers(async (servers) => {
+    for (let round = 0; round < plan.rounds; round++) {
+      for (const s of servers) {
+        const out = await node('./clients/h2.mjs', 'pingpong', s.port, plan.pingPongs, 100);
+        const m = /PINGPONG ([\d.]+) ([\d.]+)/.exec(out);
+        if (m === null) throw new Error(`${s.name}: ${out}`);
+        record('pingpong-p50', s.name, Number(m[1]));
+        record('pingpong-p99', s.name, Number(m[2]));
+      }
+    }
+  });
+}
+
+// 5. Memory: server RSS with many concurrent idle streams (bidi calls that send nothing).
+async function memory(): Promise<void> {
+  for (let round = 0; round < plan.memoryRounds; round++) {
+    for (const count of plan.idle) {
+      for (const name of SERVERS) {
+        const s = await new ServerProcess(name).start();
+        try {
+          await checkWithRealClient(s.port);
+          const before = await s.rss();
+          const client = spawn(process.execPath, [here('./clients/h2.mjs'), 'idle', String(s.port), String(count), '1000'], { stdio: ['pipe', 'pipe', 'inherit'] });
+          const lines = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
+          const first = await lines.next();
+          if (first.value !== 'OPEN') throw new Error(`${name}: idle client said ${String(first.value)}`);
+          const after = await s.rss();
+          client.stdin!.write('close\n');
+          await once(client, 'exit');
+          record(`memory-${count}`, name, after / 1e6);
+          record(`memory-${count}-per-stream`, name, (after - before) / count);
+        } finally {
+          await s.stop();
+        }
+      }
+    }
+  }
+}
+
+const workloads: Array<[string, () => Promise<void>]> = [
+  ['unary', serverUnary],
+  ['client', clientUnary],
+  ['streaming', streaming],
+  ['pingpong', pingPong],
+  ['memory', memory],
+];
+
+const started = Date.now();
+for (const [name, body] of workloads) {
+  if (!wanted(name)) continue;
+  process.stderr.write(`bench: ${name}...\n`);
+  await body();
+}
+finish();
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${fmt(totalmem() / 2 ** 30, 0)} GiB, Node.js ${process.version}, ${process.platform}`;
+const sections = [
+  `## Benchmark results`,
+  '',
+  `Machine: ${machine}. Command: \`npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}\`. ${plan.rounds} rounds, contenders interleaved; took ${fmt((Date.now() - started) / 1000, 0)} s.`,
+  '',
+  table('1. Server unary throughput (h2load, 8 connections × 32 streams, 100-byte messages)', 'server-unary', 'req/s'),
+  table('2. Client unary throughput (closed loop of 64 calls, bare server)', 'client-unary', 'calls/s'),
+  table('3a. Server streaming, 1 stream, 1 KiB messages', 'streaming-1', 'msg/s'),
+  table('3b. Server streaming, 1 stream (MB/s)', 'streaming-1-mb', 'MB/s', false, 1),
+  table('3c. Server streaming, 8 streams, 1 KiB messages', 'streaming-8', 'msg/s'),
+  table('3d. Server streaming, 8 streams (MB/s)', 'streaming-8-mb', 'MB/s', false, 1),
+  table('4a. Bidi ping-pong latency, p50', 'pingpong-p50', 'µs', true, 1),
+  table('4b. Bidi ping-pong latency, p99', 'pingpong-p99', 'µs', true, 1),
+  ...plan.idle.flatMap((n) => [table(`5. Server RSS with ${fmt(n)} idle streams`, `memory-${n}`, 'MB', true, 1), table(`5. Bytes per idle stream (${fmt(n)} streams)`, `memory-${n}-per-stream`, 'bytes', true)]),
+  ...notes.map((n) => `> ${n}\n`),
+];
+console.log(sections.filter((s) => s !== '').join('\n'));
+
+const ratio = (w: string, a: string, b: string, lowerIsBetter = false): number | undefined => {
+  const x = results[w]?.[a]?.median;
+  const y = results[w]?.[b]?.median;
+  if (x === undefined || y === undefined || x === 0 || y === 0) return undefined;
+  return lowerIsBetter ? y / x : x / y;
+};
+const targets: Array<[string, number | undefined, number]> = [
+  ['server unary ≥ 1.6× grpc-js', ratio('server-unary', 'grpc-iter', 'grpc-js'), 1.6],
+  ['server unary ≥ 0.8× bare', ratio('server-unary', 'grpc-iter', 'bare'), 0.8],
+  ['client unary ≥ 1.5× grpc-js', ratio('client-unary', 'grpc-iter', 'grpc-js'), 1.5],
+  ['streaming, 1 stream ≥ 1.5× grpc-js', ratio('streaming-1', 'grpc-iter', 'grpc-js'), 1.5],
+  ['streaming, 8 streams ≥ 1.5× grpc-js', ratio('streaming-8', 'grpc-iter', 'grpc-js'), 1.5],
+  ['ping-pong p50 ≤ grpc-js', ratio('pingpong-p50', 'grpc-iter', 'grpc-js', true), 1],
+  ...plan.idle.map((n): [string, number | undefined, number] => [`memory per idle stream (${fmt(n)}) ≤ grpc-js`, ratio(`memory-${n}-per-stream`, 'grpc-iter', 'grpc-js', true), 1]),
+];
+if (!smoke) {
+  console.log(['### Targets', '', '| target | measured | met |', '|---|---:|---|', ...targets.filter(([, r]) => r !== undefined).map(([t, r, min]) => `| ${t} | ${r!.toFixed(2)}× | ${r! >= min ? 'yes' : 'no'} |`)].join('\n'));
+}
+
+const dir = here('./results');
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, 'latest.json'), `${JSON.stringify({ machine, args, plan, results, notes }, null, 2)}\n`);
+
+if (smoke) {
+  // Every contender must have answered every workload that ran.
+  const missing: string[] = [];
+  for (const [w, byName] of Object.entries(results)) {
+    const expected: readonly string[] = w.startsWith('client') ? CLIENTS : SERVERS;
+    for (const n of expected) if (!(byName[n]!?.median > 0) && !w.endsWith('per-stream')) missing.push(`${w}/${n}`);
+  }
+  if (missing.length > 0) {
+    console.error(`bench smoke: no result for ${missing.join(', ')}`);
+    process.exitCode = 1;
+  }
+}
