@@ -15,6 +15,12 @@ export function serve(port, stop) {
       globalThis.gc?.();
       globalThis.gc?.();
       console.log(`MEM ${process.memoryUsage().rss}`);
+    } else if (line === 'heap') {
+      globalThis.gc?.();
+      const m = process.memoryUsage();
+      console.log(`HEAP ${m.heapUsed} ${m.external + m.arrayBuffers}`);
+    } else if (line.startsWith('snapshot ')) {
+      import('node:v8').then((v8) => console.log(`SNAP ${v8.writeHeapSnapshot(line.slice(9))}`));
     } else if (line === 'exit') {
       void Promise.resolve(stop()).finally(() => process.exit(0));
     }

@@ -31,7 +31,7 @@ export async function runHandler(call: ServerCall, ctx: ServerContext, handler: 
         finishOk(call, ctx);
       }
     } else {
-      const requests = call.readMessages(deserialize === undefined ? identity : (bytes) => decodeRequest(deserialize, bytes));
+      const requests = call.readMessages(deserialize ?? identity);
       if (!handler.responseStreaming) {
         const result = handler.streamUnary!(requests, ctx);
         const response: unknown = isThenable(result) ? await result : result;

@@ -18,6 +18,7 @@ import {
   metadataToHeaders,
   statusFromRstCode,
   type Frame,
+  type FrameDecoder,
   type HeaderMap,
   type Metadata,
 } from '../protocol/index.js';
@@ -68,7 +69,6 @@ const END_STREAM = Object.freeze({ endStream: true, sendDate: false });
  */
 export class ServerCall {
   readonly stream: ServerHttp2Stream;
-  readonly headers: IncomingHttpHeaders;
   readonly path: string;
   /** Milliseconds since the epoch when the call's deadline passes, or Infinity. */
   deadline = Infinity;
@@ -89,26 +89,31 @@ export class ServerCall {
   #readStarted = false;
   #unaryReject: ((err: unknown) => void) | undefined;
   /** Resolvers of whatever waits on the stream (readable, drain); a cancel wakes them all. */
-  #waiters: Array<() => void> | undefined;
+  #waiters: Array<() => void> | (() => void) | undefined;
   /** The server's set of calls in flight; the call removes itself when it ends. */
   registry: Set<ServerCall> | undefined;
 
+  // Only what later steps read is kept of the request headers (memory per idle stream counts).
   readonly #rawHeaders: readonly string[] | undefined;
+  readonly #encoding: string | undefined;
+  readonly #acceptEncoding: string | undefined;
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, limits: ServerCallLimits, rawHeaders?: readonly string[]) {
     this.stream = stream;
-    this.headers = headers;
-    this.#rawHeaders = rawHeaders;
     this.path = headers[':path'] ?? '';
+    this.#encoding = headerString(headers['grpc-encoding']);
+    this.#acceptEncoding = headerString(headers['grpc-accept-encoding']);
+    // node:http2 joins repeated headers with ", " in `headers`; the raw list keeps them apart.
+    if (rawHeaders !== undefined) this.#rawHeaders = rawHeaders;
+    else this.#metadata = headersToMetadata(headers as HeaderMap);
     this.#limits = limits;
-    stream.once('close', () => this.#onClose());
+    stream.on('close', () => this.#onClose());
     stream.on('error', noop); // reported through 'close' and rstCode
   }
 
   /** The request's user metadata (reserved headers left out). */
   get metadata(): Metadata {
-    // node:http2 joins repeated headers with ", " in `headers`; the raw list keeps them apart.
-    return (this.#metadata ??= this.#rawHeaders !== undefined ? rawHeadersToMetadata(this.#rawHeaders) : headersToMetadata(this.headers as HeaderMap));
+    return (this.#metadata ??= rawHeadersToMetadata(this.#rawHeaders!));
   }
 
   /** Aborts when the call ends abnormally; the reason is an RpcError. */
@@ -149,7 +154,7 @@ export class ServerCall {
    * when the codec is unknown: doc/compression.md asks for UNIMPLEMENTED and our accept list.
    */
   acceptRequestEncoding(): boolean {
-    const name = headerString(this.headers['grpc-encoding']);
+    const name = this.#encoding;
     if (name === undefined || name === 'identity') return true;
     const algorithm = compressionFromName(name);
     if (algorithm === undefined) {
@@ -170,7 +175,7 @@ export class ServerCall {
       this.#responseCompression = algorithm;
       return;
     }
-    const accepted = headerString(this.headers['grpc-accept-encoding']);
+    const accepted = this.#acceptEncoding;
     if (accepted !== undefined && accepted.split(',').some((e) => e.trim() === compressionName(algorithm))) {
       this.#responseCompression = algorithm;
     }
@@ -220,7 +225,8 @@ export class ServerCall {
   #wake(): void {
     const waiters = this.#waiters;
     this.#waiters = undefined;
-    if (waiters !== undefined) for (const resolve of waiters) resolve();
+    if (typeof waiters === 'function') waiters();
+    else if (waiters !== undefined) for (const resolve of waiters) resolve();
   }
 
   /** Waits for any of the stream's `events`, or for the call to be cancelled. */
@@ -229,17 +235,23 @@ export class ServerCall {
     return new Promise((resolve) => {
       const done = (): void => {
         for (const e of events) stream.off(e, done);
-        const i = this.#waiters?.indexOf(done) ?? -1;
-        if (i >= 0) this.#waiters!.splice(i, 1);
+        const waiters = this.#waiters;
+        if (waiters === done) this.#waiters = undefined;
+        else if (Array.isArray(waiters)) {
+          const i = waiters.indexOf(done);
+          if (i >= 0) waiters.splice(i, 1);
+        }
         resolve();
       };
       for (const e of events) stream.on(e, done);
-      (this.#waiters ??= []).push(done);
+      const waiters = this.#waiters;
+      this.#waiters = waiters === undefined ? done : Array.isArray(waiters) ? [...waiters, done] : [waiters, done];
     });
   }
 
   #onClose(): void {
     this.#clearTimer();
+    this.#wake();
     if (this.#state < FINISHED) {
       // The stream closed before we sent a status: the client reset it or the connection died.
       const code = this.stream.rstCode;
@@ -334,12 +346,13 @@ export class ServerCall {
    * The request messages of a streaming call, decoded with `deserialize`, read only as fast as
    * they are pulled so HTTP/2 flow control pushes back on the client. Ends when the client
    * half-closes; throws an AbortError when the call is cancelled, so a cancelled stream never
-   * looks finished. A bad message ends the call with its status before the error is thrown.
+   * looks finished. A bad message (or a throwing `deserialize`: INTERNAL) ends the call with
+   * its status before the error is thrown.
    */
   async *readMessages<T>(deserialize: (bytes: Uint8Array) => T): AsyncGenerator<T, void, undefined> {
     this.#readStarted = true;
     const stream = this.stream;
-    const decoder = createFrameDecoder({ maxMessageBytes: this.#limits.maxReceiveMessageBytes });
+    let decoder: FrameDecoder | undefined; // made with the first chunk: idle streams need none
     let pending: Frame[] = EMPTY;
     let index = 0;
     try {
@@ -347,12 +360,19 @@ export class ServerCall {
         while (index < pending.length) {
           const frame = pending[index++]!;
           this.lastMessageCompressed = frame.compressed;
-          yield deserialize(frame.compressed ? await this.#decompress(frame.payload) : frame.payload);
+          const bytes = frame.compressed ? await this.#decompress(frame.payload) : frame.payload;
+          let message: T;
+          try {
+            message = deserialize(bytes);
+          } catch (err) {
+            throw err instanceof RpcError ? err : new RpcError(StatusCode.INTERNAL, 'Cannot deserialize request', { cause: err });
+          }
+          yield message;
         }
         if (this.#state === CANCELLED) throw abortError(this.#abortReason);
         const chunk = stream.read() as Buffer | null;
         if (chunk !== null) {
-          pending = decoder.decode(chunk);
+          pending = (decoder ??= createFrameDecoder({ maxMessageBytes: this.#limits.maxReceiveMessageBytes })).decode(chunk);
           index = 0;
           continue;
         }
@@ -364,7 +384,7 @@ export class ServerCall {
           await new Promise(setImmediate);
           await new Promise(setImmediate);
           if (this.#state === CANCELLED) throw abortError(this.#abortReason);
-          decoder.end();
+          decoder?.end();
           return;
         }
         await this.#waitFor(READ_EVENTS);
@@ -540,7 +560,7 @@ function abortError(reason: RpcError | undefined): Error {
   return Object.assign(new AbortError(reason?.message ?? 'Call cancelled'), { cause: reason }) as Error;
 }
 
-const READ_EVENTS = ['readable', 'end', 'close'] as const;
+const READ_EVENTS = ['readable', 'end'] as const; // 'close' wakes every waiter (#onClose)
 const DRAIN_EVENTS = ['drain', 'close'] as const;
 
 /** The status a client sees when the server stops with calls in flight. @internal */
