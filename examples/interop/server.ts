@@ -2,6 +2,7 @@
 //   npm run interop:server -- --port=10000 [--use_tls=true]
 // (In your own project, import from 'grpc-iter' and 'grpc-iter/proto'.)
 import { readFileSync } from 'node:fs';
+import { delay } from 'abort-controller-x';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Compression, StatusCode, server, sslServerCredentials, type Server, type ServiceDefinition, type ServicerContext } from '../../lib/index.js';
 import { loadProto } from '../../lib/proto/index.js';
@@ -79,24 +80,10 @@ function checkCompressed(expect: BoolValue | undefined, context: ServicerContext
 
 const payload = (size: number | undefined): { payload: { body: Buffer } } => ({ payload: { body: Buffer.alloc(size ?? 0) } });
 
-const sleep = (us: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, us / 1000);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-
 /** The responses one StreamingOutputCallRequest asks for, each compressed or not as its parameters say. */
 async function* respond(request: StreamingOutputCallRequest, context: ServicerContext): AsyncGenerator<{ payload: { body: Buffer } }> {
   for (const p of request.responseParameters ?? []) {
-    if ((p.intervalUs ?? 0) > 0) await sleep(p.intervalUs!, context.signal);
+    if ((p.intervalUs ?? 0) > 0) await delay(context.signal, p.intervalUs! / 1000);
     if (p.compressed?.value !== true) context.disableNextMessageCompression();
     yield payload(p.size);
   }
