@@ -13,9 +13,13 @@ export type MetadataInit =
   | Iterable<readonly [string, MetadataValue]>
   | Readonly<Record<string, MetadataValue | readonly MetadataValue[]>>;
 
-const KEY = /^[0-9a-z_.-]+$/;
-// Header values: printable ASCII and space, no leading or trailing whitespace required by us.
+// Checked before lower-casing: String#toLowerCase maps a few non-ASCII letters to ASCII
+// (U+212A KELVIN SIGN becomes "k"), and such a key can never be a header name.
+const KEY = /^[0-9A-Za-z_.-]+$/;
+// Header values: printable ASCII and space. RFC 9113 §8.2.1 forbids leading and trailing
+// whitespace, and nghttp2 silently drops such a field, so it is refused here instead.
 const VALUE = /^[\x20-\x7e]*$/;
+const EDGE_SPACE = /^ | $/;
 
 /** Headers that belong to the protocol and are never user metadata. */
 const RESERVED = new Set([
@@ -32,19 +36,21 @@ const RESERVED = new Set([
 
 /**
  * Whether a header name is part of the protocol (pseudo-headers, `grpc-*` except
- * `grpc-status-details-bin`, `te`, `content-type`...) rather than user metadata.
+ * `grpc-status-details-bin` and `grpc-retry-pushback-ms`, `te`, `content-type`...) rather than
+ * user metadata.
  * @internal
  */
 export function isReservedHeader(key: string): boolean {
   if (key.charCodeAt(0) === 0x3a /* ':' */) return true;
-  if (key.startsWith('grpc-')) return key !== 'grpc-status-details-bin';
+  // grpc-status-details-bin (rich status) and grpc-retry-pushback-ms (gRFC A6, sent by the
+  // server in trailers, read by the client's retry logic) are set and read as metadata.
+  if (key.startsWith('grpc-')) return key !== 'grpc-status-details-bin' && key !== 'grpc-retry-pushback-ms';
   return RESERVED.has(key);
 }
 
 function checkKey(key: string): string {
-  const lower = key.toLowerCase();
-  if (!KEY.test(lower)) throw new TypeError(`Cannot use metadata key "${key}": keys are 0-9 a-z _ - . only`);
-  return lower;
+  if (!KEY.test(key)) throw new TypeError(`Cannot use metadata key "${key}": keys are 0-9 a-z _ - . only`);
+  return key.toLowerCase();
 }
 
 function checkValue(key: string, value: MetadataValue): MetadataValue {
@@ -55,6 +61,7 @@ function checkValue(key: string, value: MetadataValue): MetadataValue {
   }
   if (typeof value !== 'string') throw new TypeError(`Cannot set metadata "${key}": only -bin keys take bytes`);
   if (!VALUE.test(value)) throw new TypeError(`Cannot set metadata "${key}": values are printable ASCII only`);
+  if (EDGE_SPACE.test(value)) throw new TypeError(`Cannot set metadata "${key}": a value may not start or end with a space`);
   return value;
 }
 
