@@ -1,7 +1,10 @@
 // The gRPC interop client (doc/interop-test-descriptions.md, "Client"), on grpc-iter's public API.
 //   npm run interop:client -- --server_host=localhost --server_port=10000 --test_case=large_unary
 //     [--use_tls=true --use_test_ca=true --server_host_override=foo.test.google.fr]
-// Exits 0 when the case passes; otherwise prints why and exits 1.
+// Exits 0 when the case passes; otherwise prints why and exits 1. The cases of
+// doc/negative-http2-interop-test-descriptions.md (rst_after_header, rst_after_data,
+// rst_during_data, goaway, ping, max_streams) run against the misbehaving server
+// spec/interop/negative-http2-server.py started with the same --test_case.
 // (In your own project, import from 'grpc-iter'.)
 import { isDeepStrictEqual } from 'node:util';
 import { pathToFileURL } from 'node:url';
@@ -48,6 +51,19 @@ export const TEST_CASES = [
 
 /** The name of an interop test case. */
 export type TestCase = (typeof TEST_CASES)[number];
+
+/**
+ * The client side of grpc/grpc `doc/negative-http2-interop-test-descriptions.md`. Each runs only
+ * against the suite's misbehaving HTTP/2 server started with the same `--test_case`
+ * (`spec/interop/negative-http2-server.py`), so `all` does not run them.
+ */
+export const NEGATIVE_HTTP2_CASES = ['rst_after_header', 'rst_after_data', 'rst_during_data', 'goaway', 'ping', 'max_streams'] as const;
+
+/** The name of a negative HTTP/2 test case. */
+export type NegativeHttp2Case = (typeof NEGATIVE_HTTP2_CASES)[number];
+
+/** Any case `runTestCase` runs. */
+export type InteropCase = TestCase | NegativeHttp2Case;
 
 /** A case did not see what its description asserts; the message says what differed. */
 export class CaseFailure extends Error {
@@ -288,6 +304,54 @@ const cases: Record<TestCase, (c: TestServiceClient) => Promise<void>> = {
   },
 };
 
+// Every negative case sends this request. The descriptions say the response body is 1024 bytes,
+// but the reference server (grpc/grpc test/http2_test/) answers with response_size bytes.
+const NEGATIVE_REQUEST = { responseSize: 314159, payload: zeros(271828) };
+const NEGATIVE_RESPONSE_SIZE = 314159;
+// A deadline on each call, so a client that hangs fails the case with the reason instead of
+// hanging the run; the misbehaving server answers at once.
+const NEGATIVE_CALL_OPTIONS: CallOptions = { timeout: 10 };
+
+// RST_STREAM(NO_ERROR) before the trailers is INTERNAL (PROTOCOL-HTTP2.md, "Errors"): an OK
+// status should have been sent. The descriptions only ask that the call fail; INTERNAL also
+// tells a reset apart from a hang that ended at the deadline.
+async function expectResetFails(c: TestServiceClient): Promise<void> {
+  await expectError(() => c.unaryCall(NEGATIVE_REQUEST, NEGATIVE_CALL_OPTIONS), StatusCode.INTERNAL, 'UnaryCall reset with RST_STREAM(NO_ERROR)');
+}
+
+async function expectLargeResponse(c: TestServiceClient, what: string): Promise<void> {
+  const response = await expectOk(what, c.unaryCall(NEGATIVE_REQUEST, NEGATIVE_CALL_OPTIONS));
+  checkBody(response.payload, NEGATIVE_RESPONSE_SIZE, what);
+}
+
+const negativeCases: Record<NegativeHttp2Case, (c: TestServiceClient) => Promise<void>> = {
+  // The server resets the stream right after the response headers.
+  rst_after_header: expectResetFails,
+  // The server resets the stream after the whole response message, before any trailers.
+  rst_after_data: expectResetFails,
+  // The server resets the stream halfway through the response message.
+  rst_during_data: expectResetFails,
+
+  // The server sends GOAWAY after answering the first call; the second must go out on a new
+  // connection without the application doing anything.
+  async goaway(c) {
+    await expectLargeResponse(c, 'first UnaryCall');
+    await expectLargeResponse(c, 'second UnaryCall (after GOAWAY)');
+  },
+
+  // The server sends PINGs around its headers and data; the server checks they were all acked.
+  async ping(c) {
+    await expectLargeResponse(c, 'UnaryCall');
+  },
+
+  // The server allows one stream at a time (SETTINGS_MAX_CONCURRENT_STREAMS = 1); the first
+  // call lets the client see that setting, then ten at once must all succeed.
+  async max_streams(c) {
+    await expectLargeResponse(c, 'first UnaryCall');
+    await Promise.all(Array.from({ length: 10 }, (_, i) => expectLargeResponse(c, `concurrent UnaryCall ${i + 1} of 10`)));
+  },
+};
+
 /** Opens the channel the command line describes. */
 export function openChannel(options: InteropClientOptions): Channel {
   const host = options.serverHost.includes(':') ? `[${options.serverHost}]` : options.serverHost;
@@ -297,16 +361,21 @@ export function openChannel(options: InteropClientOptions): Channel {
   return secureChannel(target, sslChannelCredentials(options.useTestCa === true ? testCertificates().ca : null), channelOptions);
 }
 
+function isNegativeHttp2Case(name: string): name is NegativeHttp2Case {
+  return (NEGATIVE_HTTP2_CASES as readonly string[]).includes(name);
+}
+
 /**
  * Runs one case against the server.
  * @throws CaseFailure (or the call's error) when the case does not pass
  */
-export async function runTestCase(testCase: TestCase, options: InteropClientOptions): Promise<void> {
+export async function runTestCase(testCase: InteropCase, options: InteropClientOptions): Promise<void> {
   const { TestService, UnimplementedService } = loadTestProtos();
   const channel = openChannel(options);
   try {
     const definition = testCase === 'unimplemented_service' ? UnimplementedService : TestService;
-    await cases[testCase](createClient(definition, channel) as unknown as TestServiceClient);
+    const run = isNegativeHttp2Case(testCase) ? negativeCases[testCase] : cases[testCase];
+    await run(createClient(definition, channel) as unknown as TestServiceClient);
   } finally {
     channel.close();
   }
@@ -325,7 +394,9 @@ async function main(): Promise<number> {
   const testCase = (flags.test_case as string | undefined) ?? 'large_unary';
   const selected = testCase === 'all' ? [...TEST_CASES] : [testCase];
   for (const name of selected) {
-    if (!(TEST_CASES as readonly string[]).includes(name)) throw new UsageError(`Unknown --test_case "${name}"; known: all, ${TEST_CASES.join(', ')}`);
+    if (!(TEST_CASES as readonly string[]).includes(name) && !isNegativeHttp2Case(name)) {
+      throw new UsageError(`Unknown --test_case "${name}"; known: all, ${TEST_CASES.join(', ')}, and against the negative HTTP/2 server ${NEGATIVE_HTTP2_CASES.join(', ')}`);
+    }
   }
   const options: InteropClientOptions = {
     serverHost: (flags.server_host as string | undefined) ?? 'localhost',
@@ -337,7 +408,7 @@ async function main(): Promise<number> {
   let failed = 0;
   for (const name of selected) {
     try {
-      await runTestCase(name as TestCase, options);
+      await runTestCase(name as InteropCase, options);
       console.log(`${name}: passed`);
     } catch (err) {
       failed++;
