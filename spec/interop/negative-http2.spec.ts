@@ -1,0 +1,148 @@
+// The client side of grpc/grpc doc/negative-http2-interop-test-descriptions.md: for each case the
+// suite's misbehaving server (negative-http2-server.py, Python h2 like the reference server in
+// grpc/grpc test/http2_test/) runs with that --test_case, and the interop client runs the same
+// case against it from its command line, as the suite's harness does. The client must pass (its
+// "Client asserts"), and what the server saw must hold too (its "Server asserts").
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { NEGATIVE_HTTP2_CASES, type NegativeHttp2Case } from '../../examples/interop/client.js';
+
+const serverScript = new URL('./negative-http2-server.py', import.meta.url).pathname;
+
+/** What the server saw on one connection (one JSON line when it closes). */
+interface ConnectionSummary {
+  connection: number;
+  answered: number[];
+  max_open_streams: number;
+  pings_sent: number;
+  pings_outstanding: number;
+  streams_after_goaway: number;
+  violation: string | null;
+}
+
+interface NegativeServer {
+  port: number;
+  /** Stops the server and returns a summary of every connection it accepted. */
+  stop(): Promise<ConnectionSummary[]>;
+}
+
+async function startServer(testCase: NegativeHttp2Case): Promise<NegativeServer> {
+  const child = spawn('/usr/bin/python3', [serverScript, '--port=0', `--test_case=${testCase}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const signal = AbortSignal.timeout(10_000);
+  while (!/^listening on \d+$/m.test(out)) {
+    const [event] = (await Promise.race([once(child.stdout, 'data', { signal }), once(child, 'exit', { signal }).then(() => ['exit'])])) as [string];
+    if (event === 'exit') throw new Error(`negative-http2-server.py exited (Debian's python3-h2 is needed): ${err}`);
+  }
+  const port = Number(/^listening on (\d+)$/m.exec(out)![1]);
+  const lines = (): Array<Record<string, unknown>> =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return {
+    port,
+    async stop() {
+      // The client process has exited, so every connection is closing; wait until the server
+      // has written the summary of each one it accepted.
+      const waitFor = AbortSignal.timeout(10_000);
+      try {
+        for (;;) {
+          const all = lines();
+          const opened = all.filter((l) => 'opened' in l).length;
+          const closed = all.filter((l) => 'connection' in l);
+          if (opened > 0 && closed.length === opened) return closed as unknown as ConnectionSummary[];
+          await once(child.stdout, 'data', { signal: waitFor });
+        }
+      } catch (cause) {
+        throw new Error(`Cannot read the server's connection summaries: ${out}${err}`, { cause });
+      } finally {
+        child.kill('SIGTERM');
+      }
+    },
+  };
+}
+
+function runClient(port: number, testCase: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'examples/interop/client.ts', '--server_host=127.0.0.1', `--server_port=${port}`, `--test_case=${testCase}`],
+      { timeout: 40_000 },
+      (err, stdout, stderr) => resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout, stderr }),
+    );
+  });
+}
+
+/** The server-side checks of each description, on what the server saw. */
+const serverAsserts: Record<NegativeHttp2Case, (connections: ConnectionSummary[]) => void> = {
+  rst_after_header(connections) {
+    assert.equal(connections.length, 1);
+    assert.deepEqual(connections[0]!.answered, [], 'the stream was reset before any response message');
+  },
+  rst_after_data(connections) {
+    assert.equal(connections.length, 1);
+    assert.deepEqual(connections[0]!.answered, [1]);
+  },
+  rst_during_data(connections) {
+    assert.equal(connections.length, 1);
+    assert.deepEqual(connections[0]!.answered, [1]);
+  },
+  goaway(connections) {
+    // The second call went out on a new connection, and nothing new was started on the old one.
+    assert.equal(connections.length, 2, 'two connections, one per call');
+    for (const c of connections) {
+      assert.equal(c.answered.length, 1, `connection ${c.connection} answered one call`);
+      assert.equal(c.streams_after_goaway, 0, `connection ${c.connection}: no stream opened after GOAWAY`);
+    }
+  },
+  ping(connections) {
+    assert.equal(connections.length, 1);
+    assert.equal(connections[0]!.pings_sent, 4, 'PINGs before and after the headers and the data');
+    assert.equal(connections[0]!.pings_outstanding, 0, 'the client acknowledged every PING');
+  },
+  max_streams(connections) {
+    assert.equal(
+      connections.reduce((n, c) => n + c.answered.length, 0),
+      11,
+      'the first call and ten concurrent ones were answered',
+    );
+    for (const c of connections) assert.equal(c.max_open_streams, 1, `connection ${c.connection} never had more than one stream open`);
+  },
+};
+
+describe('negative HTTP/2 interop: the interop client against a misbehaving server', () => {
+  for (const testCase of NEGATIVE_HTTP2_CASES) {
+    it(`${testCase}: the client passes and the server saw what the description asserts`, { timeout: 50_000 }, async () => {
+      const server = await startServer(testCase);
+      let connections: ConnectionSummary[];
+      let client: Awaited<ReturnType<typeof runClient>>;
+      try {
+        client = await runClient(server.port, testCase);
+      } finally {
+        connections = await server.stop();
+      }
+      assert.equal(client.code, 0, `${client.stdout}${client.stderr}`);
+      assert.match(client.stdout, new RegExp(`^${testCase}: passed$`, 'm'));
+      for (const c of connections) assert.equal(c.violation, null, `connection ${c.connection}: the client broke an HTTP/2 rule`);
+      serverAsserts[testCase](connections);
+    });
+  }
+
+  it('a case that does not see what it expects exits 1 and prints the reason', { timeout: 50_000 }, async () => {
+    // rst_after_header expects the call to fail; the ping server answers it normally.
+    const server = await startServer('ping');
+    try {
+      const { code, stderr } = await runClient(server.port, 'rst_after_header');
+      assert.equal(code, 1);
+      assert.match(stderr, /^rst_after_header: FAILED: UnaryCall reset with RST_STREAM\(NO_ERROR\): succeeded, expected status INTERNAL$/m);
+    } finally {
+      await server.stop();
+    }
+  });
+});
