@@ -15,9 +15,9 @@ import {
   decompress,
   encodeFrame,
   encodeGrpcTimeout,
-  headersToMetadata,
   metadataToHeaders,
   parseStatusHeader,
+  rawHeadersToMetadata,
   statusFromHttpStatus,
   statusFromNodeError,
   statusFromRstCode,
@@ -47,9 +47,19 @@ export interface CallStatus {
   readonly metadata: Metadata;
 }
 
-// Received messages buffered before the stream is paused; HTTP/2 flow control then stops the
-// server. A slow consumer therefore costs at most this many messages plus the windows.
-const HIGH_WATER = 32;
+/**
+ * Bytes of received messages a call buffers before it pauses its stream; HTTP/2 flow control
+ * then stops the server. A slow consumer therefore holds at most this much, plus the message
+ * that crossed the mark (up to `grpc.max_receive_message_length`), a partly received message
+ * and the HTTP/2 stream window (64 KiB unless the server raises it). Each message also counts
+ * {@link MESSAGE_OVERHEAD_BYTES}, so tiny messages cannot pile up by the thousand, and a message
+ * still being inflated counts as the whole buffer, so compressed ones cannot stack up behind it.
+ * @internal
+ */
+export const RECEIVE_BUFFER_BYTES = 256 * 1024;
+/** What one buffered message costs beyond its payload, for {@link RECEIVE_BUFFER_BYTES}. @internal */
+export const MESSAGE_OVERHEAD_BYTES = 64;
+const LOW_WATER = RECEIVE_BUFFER_BYTES / 2;
 
 /*
  * Life of a client call:
@@ -68,10 +78,14 @@ export class ClientCall {
   readonly #options: ClientCallOptions;
   readonly #decoder: FrameDecoder;
   #responseCompression: Compression = Compression.NoCompression;
-  #queue: Uint8Array[] = [];
-  #queueFlags: boolean[] = [];
+  // Received messages in order; a Promise is a compressed message being inflated.
+  #queue: Array<Uint8Array | Promise<Uint8Array> | undefined> = [];
   #queueHead = 0;
-  #pendingDecompress = 0;
+  #queuedBytes = 0;
+  #inflating = 0;
+  // The status that arrived while messages were still inflating: it stands once they are done.
+  #heldStatus: CallStatus | undefined;
+  readonly #session: ClientHttp2Session;
   #waiter: (() => void) | undefined;
   #status: CallStatus | undefined;
   #headers: Metadata | undefined;
@@ -84,6 +98,7 @@ export class ClientCall {
 
   constructor(session: ClientHttp2Session, options: ClientCallOptions) {
     this.#options = options;
+    this.#session = session;
     this.#decoder = createFrameDecoder({ maxMessageBytes: options.maxReceiveMessageBytes });
     const headers: OutgoingHttpHeaders = {
       ':method': 'POST',
@@ -99,18 +114,27 @@ export class ClientCall {
     if (options.deadline !== Infinity) headers['grpc-timeout'] = encodeGrpcTimeout(Math.max(1, options.deadline - Date.now()));
     if (options.previousAttempts !== undefined && options.previousAttempts > 0) headers['grpc-previous-rpc-attempts'] = String(options.previousAttempts);
     metadataToHeaders(options.metadata, headers as HeaderMap);
-    this.#stream = session.request(headers, { endStream: false });
+    try {
+      this.#stream = session.request(headers, { endStream: false });
+    } catch (err) {
+      // A session that closed under us, or headers node:http2 refuses: still a status error.
+      throw statusFromNodeError(err);
+    }
     const stream = this.#stream;
-    stream.on('response', (h) => this.#onResponse(h));
-    stream.on('trailers', (t) => this.#onTrailers(t));
+    stream.on('response', (h: IncomingHttpHeaders, _flags: number, raw: string[]) => this.#onResponse(h, raw));
+    stream.on('trailers', (t: IncomingHttpHeaders, _flags: number, raw: string[]) => this.#onTrailers(t, raw));
     stream.on('data', (chunk: Buffer) => this.#onData(chunk));
     stream.on('end', () => this.#onEnd());
     stream.on('close', () => this.#onClose());
-    stream.on('error', (err) => this.#finish(statusFromNodeError(err)));
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      // A reset stream also reports an error first; 'close' reads its rstCode and decides.
+      if (err.code !== 'ERR_HTTP2_STREAM_ERROR') this.#finish(statusFromNodeError(err));
+    });
     if (options.deadline !== Infinity) {
       const ms = options.deadline - Date.now();
       if (ms <= 0) queueMicrotask(() => this.cancel(new RpcError(StatusCode.DEADLINE_EXCEEDED, 'Deadline exceeded')));
       else if (ms < 2_147_483_647) {
+        // Unref'd: the channel keeps the process alive while it has calls in flight.
         this.#timer = setTimeout(() => this.cancel(new RpcError(StatusCode.DEADLINE_EXCEEDED, 'Deadline exceeded')), ms);
         this.#timer.unref?.();
       }
@@ -130,19 +154,29 @@ export class ClientCall {
     return this.#committed;
   }
 
+  /**
+   * Whether the server refused the stream before processing it (gRFC A6 transparent retry):
+   * RST_STREAM REFUSED_STREAM without response headers, or a GOAWAY whose last-stream-id is
+   * below this stream.
+   */
+  refused = false;
+
   // ---- outbound ----
 
   /**
    * Sends one serialized request. A promise means: wait before writing more (compression,
    * or the stream's buffer is full). `compressible: false` sends it uncompressed even when
    * the call compresses.
-   * @throws RpcError RESOURCE_EXHAUSTED over the send limit
+   * @throws RpcError RESOURCE_EXHAUSTED over the send limit; the call ends with it and its
+   *   stream is reset (CANCEL)
    */
   write(payload: Uint8Array, compressible = true): Promise<void> | undefined {
     if (this.#status !== undefined) return undefined;
     const max = this.#options.maxSendMessageBytes;
     if (max >= 0 && payload.length > max) {
-      throw new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Cannot send message: ${payload.length} bytes is over the limit of ${max}`);
+      const err = new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Cannot send message: ${payload.length} bytes is over the limit of ${max}`);
+      this.cancel(err);
+      throw err;
     }
     const algorithm = this.#options.compression;
     if (algorithm !== Compression.NoCompression && compressible) {
@@ -168,7 +202,12 @@ export class ClientCall {
 
   /** Sends one request and half-closes in the same step (unary and server-streaming calls). */
   sendUnary(payload: Uint8Array, compressible = true): void {
-    const pending = this.write(payload, compressible);
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.write(payload, compressible);
+    } catch {
+      return; // the call has ended with the error (write cancels it)
+    }
     if (pending === undefined) this.halfClose();
     else pending.then(() => this.halfClose(), (err: unknown) => this.cancel(err instanceof RpcError ? err : new RpcError(StatusCode.INTERNAL, String(err))));
   }
@@ -193,13 +232,13 @@ export class ClientCall {
 
   // ---- inbound ----
 
-  #onResponse(headers: IncomingHttpHeaders): void {
+  #onResponse(headers: IncomingHttpHeaders, raw: readonly string[]): void {
     const httpStatus = Number(headers[':status']);
     const grpcStatus = headers['grpc-status'];
     if (grpcStatus !== undefined) {
       // Trailers-Only (PROTOCOL-HTTP2.md): the status came with the headers.
       this.#resolveHeaders(new Metadata());
-      this.#receivedStatus = statusFromHeaders(headers);
+      this.#receivedStatus = statusFromHeaders(headers, raw);
       return;
     }
     if (httpStatus !== 200) {
@@ -222,11 +261,12 @@ export class ClientCall {
       this.#responseCompression = algorithm;
     }
     this.#committed = true;
-    this.#resolveHeaders(headersToMetadata(headers as HeaderMap));
+    // The raw list keeps repeated keys apart; the header object joins them with ", ".
+    this.#resolveHeaders(rawHeadersToMetadata(raw));
   }
 
-  #onTrailers(trailers: IncomingHttpHeaders): void {
-    this.#receivedStatus = statusFromHeaders(trailers);
+  #onTrailers(trailers: IncomingHttpHeaders, raw: readonly string[]): void {
+    this.#receivedStatus = statusFromHeaders(trailers, raw);
   }
 
   #onData(chunk: Buffer): void {
@@ -239,33 +279,56 @@ export class ClientCall {
       return;
     }
     for (const frame of frames) {
-      this.#queueFlags.push(frame.compressed);
       if (!frame.compressed) {
         this.#queue.push(frame.payload);
+        this.#queuedBytes += frame.payload.length + MESSAGE_OVERHEAD_BYTES;
         continue;
       }
       if (this.#responseCompression === Compression.NoCompression) {
         this.cancel(new RpcError(StatusCode.INTERNAL, 'Cannot decompress response: compressed flag set without grpc-encoding'));
         return;
       }
-      // Keep order: later messages wait behind the one being inflated.
-      const slot = this.#queue.length;
-      this.#queue.push(EMPTY);
-      this.#pendingDecompress++;
-      decompress(this.#responseCompression, frame.payload, this.#options.maxReceiveMessageBytes).then(
-        (bytes) => {
-          this.#queue[slot] = bytes;
-          this.#pendingDecompress--;
-          this.#wake();
-        },
-        (err: RpcError) => this.cancel(err),
-      );
+      this.#queue.push(this.#inflate(frame.payload));
     }
-    if (this.#queue.length - this.#queueHead >= HIGH_WATER && !this.#paused) {
+    if (this.#queuedBytes >= RECEIVE_BUFFER_BYTES && !this.#paused) {
       this.#paused = true;
       this.#stream.pause();
     }
     this.#wake();
+  }
+
+  /** Inflates one message in the background; its place in the queue keeps the order. */
+  #inflate(payload: Uint8Array): Promise<Uint8Array> {
+    // Until it is inflated its size is unknown: count it as a full buffer.
+    this.#inflating++;
+    this.#queuedBytes += RECEIVE_BUFFER_BYTES;
+    const inflated = decompress(this.#responseCompression, payload, this.#options.maxReceiveMessageBytes);
+    // This reaction runs before any reader's `await` on the same promise, so the accounting
+    // and the call's status are settled by the time a reader sees the message or the error.
+    inflated.then(
+      (bytes) => {
+        this.#inflating--;
+        this.#queuedBytes += bytes.length + MESSAGE_OVERHEAD_BYTES - RECEIVE_BUFFER_BYTES;
+        this.#maybeResume();
+        if (this.#inflating === 0 && this.#heldStatus !== undefined) this.#finish(this.#heldStatus);
+        this.#wake();
+      },
+      (err: unknown) => {
+        this.#inflating--;
+        this.#heldStatus = undefined;
+        // Corrupt data is INTERNAL, over the receive limit once inflated RESOURCE_EXHAUSTED.
+        this.cancel(err instanceof RpcError ? err : new RpcError(StatusCode.INTERNAL, 'Cannot decompress response', { cause: err }));
+        this.#wake();
+      },
+    );
+    return inflated;
+  }
+
+  #maybeResume(): void {
+    if (this.#paused && this.#queuedBytes < LOW_WATER) {
+      this.#paused = false;
+      this.#stream.resume();
+    }
   }
 
   #onEnd(): void {
@@ -279,17 +342,24 @@ export class ClientCall {
   #onClose(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#status !== undefined) return;
-    if (this.#receivedStatus !== undefined) {
-      this.#finish(this.#receivedStatus);
-      return;
+    let status = this.#receivedStatus;
+    if (status === undefined) {
+      const rst = this.#stream.rstCode;
+      if (rst === Http2Code.CANCEL && this.#session.destroyed) {
+        // The connection went away mid-call (node:http2 closes its streams with CANCEL): the
+        // peer is gone, which is UNAVAILABLE and retryable (doc/statuscodes.md), not CANCELLED.
+        status = { code: StatusCode.UNAVAILABLE, details: 'Connection closed before the call received a status', metadata: new Metadata() };
+      } else if (rst !== undefined && rst !== Http2Code.NO_ERROR) {
+        const err = statusFromRstCode(rst);
+        if (rst === Http2Code.REFUSED_STREAM && !this.#committed) this.refused = true;
+        status = { code: err.code, details: err.details, metadata: new Metadata() };
+      } else {
+        status = { code: StatusCode.UNAVAILABLE, details: 'Connection closed before the call received a status', metadata: new Metadata() };
+      }
     }
-    const rst = this.#stream.rstCode;
-    if (rst !== undefined && rst !== Http2Code.NO_ERROR) {
-      const err = statusFromRstCode(rst);
-      this.#finish({ code: err.code, details: err.details, metadata: new Metadata() });
-    } else {
-      this.#finish({ code: StatusCode.UNAVAILABLE, details: 'Connection closed before the call received a status', metadata: new Metadata() });
-    }
+    // Messages still inflating come first; the status stands once they are done.
+    if (this.#inflating > 0) this.#heldStatus = status;
+    else this.#finish(status);
   }
 
   #finish(status: CallStatus): void {
@@ -340,34 +410,69 @@ export class ClientCall {
     return new Promise((resolve) => (this.#doneWaiters ??= []).push(resolve));
   }
 
+  #statusError(status: CallStatus): RpcError {
+    return new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
+  }
+
+  /** Takes the head of the queue, once it is known to hold a message. */
+  #take(size: number): void {
+    this.#queue[this.#queueHead++] = undefined;
+    this.#queuedBytes -= size + MESSAGE_OVERHEAD_BYTES;
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#queueHead = 0;
+    } else if (this.#queueHead >= 64 && this.#queueHead * 2 >= this.#queue.length) {
+      this.#queue.splice(0, this.#queueHead);
+      this.#queueHead = 0;
+    }
+    this.#maybeResume();
+  }
+
   /**
    * The next response message, or undefined at the end of an OK call.
    * @throws RpcError with the call's status when it ended otherwise
    */
   async next(): Promise<Uint8Array | undefined> {
     for (;;) {
-      if (this.#queueHead < this.#queue.length && !(this.#queue[this.#queueHead] === EMPTY && this.#pendingDecompress > 0)) {
-        const message = this.#queue[this.#queueHead]!;
-        this.lastResponseCompressed = this.#queueFlags[this.#queueHead]!;
-        this.#queue[this.#queueHead++] = EMPTY;
-        if (this.#queueHead === this.#queue.length) {
-          this.#queue = [];
-          this.#queueFlags = [];
-          this.#queueHead = 0;
+      if (this.#queueHead < this.#queue.length) {
+        const head = this.#queue[this.#queueHead]!;
+        if (head instanceof Uint8Array) {
+          this.lastResponseCompressed = false;
+          this.#take(head.length);
+          return head;
         }
-        if (this.#paused && this.#queue.length - this.#queueHead < HIGH_WATER / 2) {
-          this.#paused = false;
-          this.#stream.resume();
+        let message: Uint8Array;
+        try {
+          message = await head;
+        } catch {
+          // The inflation failure ended the call (see #inflate) before this line runs.
+          throw this.#statusError(this.#status!);
         }
+        this.lastResponseCompressed = true;
+        this.#take(message.length);
         return message;
       }
       const status = this.#status;
-      if (status !== undefined && this.#pendingDecompress === 0) {
+      if (status !== undefined) {
         if (status.code === StatusCode.OK) return undefined;
-        throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
+        throw this.#statusError(status);
       }
       await new Promise<void>((resolve) => (this.#waiter = resolve));
     }
+  }
+
+  /** The single message of an OK unary response, or the error to throw instead. */
+  #single(status: CallStatus): Uint8Array | Promise<Uint8Array> {
+    if (status.code !== StatusCode.OK) throw this.#statusError(status);
+    const count = this.#queue.length - this.#queueHead;
+    if (count !== 1) {
+      throw new RpcError(StatusCode.INTERNAL, count === 0 ? 'Server sent no response message to a unary call' : 'Server sent more than one response message to a unary call', {
+        trailingMetadata: status.metadata,
+      });
+    }
+    const head = this.#queue[this.#queueHead]!;
+    this.lastResponseCompressed = !(head instanceof Uint8Array);
+    return head;
   }
 
   /**
@@ -377,16 +482,9 @@ export class ClientCall {
    */
   responseNow(): Uint8Array | undefined {
     const status = this.#status;
-    if (status === undefined || this.#pendingDecompress > 0) return undefined;
-    if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
-    const count = this.#queue.length - this.#queueHead;
-    if (count !== 1) {
-      throw new RpcError(StatusCode.INTERNAL, count === 0 ? 'Server sent no response message to a unary call' : 'Server sent more than one response message to a unary call', {
-        trailingMetadata: status.metadata,
-      });
-    }
-    this.lastResponseCompressed = this.#queueFlags[this.#queueHead]!;
-    return this.#queue[this.#queueHead]!;
+    if (status === undefined) return undefined;
+    const message = this.#single(status);
+    return message instanceof Uint8Array ? message : undefined;
   }
 
   /**
@@ -394,28 +492,17 @@ export class ClientCall {
    * @throws RpcError with the call's status, or INTERNAL when the server sent no or several messages
    */
   async response(): Promise<Uint8Array> {
-    const status = await this.status();
-    while (this.#pendingDecompress > 0) await new Promise<void>((resolve) => (this.#waiter = resolve));
-    if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
-    const count = this.#queue.length - this.#queueHead;
-    if (count !== 1) {
-      throw new RpcError(StatusCode.INTERNAL, count === 0 ? 'Server sent no response message to a unary call' : 'Server sent more than one response message to a unary call', {
-        trailingMetadata: status.metadata,
-      });
-    }
-    this.lastResponseCompressed = this.#queueFlags[this.#queueHead]!;
-    return this.#queue[this.#queueHead]!;
+    // A held status waits for every inflation, so at this point each message is settled.
+    return this.#single(await this.status());
   }
 }
 
-const EMPTY = new Uint8Array(0);
-
-function statusFromHeaders(headers: IncomingHttpHeaders): CallStatus {
+function statusFromHeaders(headers: IncomingHttpHeaders, rawList: readonly string[]): CallStatus {
   const raw = headers['grpc-status'];
   const code = parseStatusHeader(Array.isArray(raw) ? raw[0] : raw) ?? StatusCode.UNKNOWN;
   const message = headers['grpc-message'];
   const details = typeof message === 'string' ? decodeGrpcMessage(message) : raw === undefined ? 'Server sent no grpc-status' : '';
-  return { code, details, metadata: headersToMetadata(headers as HeaderMap) };
+  return { code, details, metadata: rawHeadersToMetadata(rawList) };
 }
 
 /** An AbortError carrying an RpcError, for iterators that end by cancellation. @internal */
