@@ -1,0 +1,90 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const script = join(repo, 'scripts', 'check-imports.mjs');
+
+function check(dir?: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, dir === undefined ? [script] : [script, dir], { cwd: repo, encoding: 'utf8', timeout: 30_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function writeTree(root: string, files: Record<string, string>): void {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+}
+
+describe('scripts/check-imports.mjs', () => {
+  const temp = mkdtempSync(join(tmpdir(), 'check-imports-'));
+  after(() => rmSync(temp, { recursive: true, force: true }));
+
+  it('passes the real lib/ tree', () => {
+    const { status, stdout, stderr } = check();
+    assert.equal(status, 0, stderr);
+    assert.match(stdout, /^check-imports: \d+ files, no violations$/m);
+  });
+
+  it('names each boundary violation and cycle as file:line and exits 1', () => {
+    const lib = join(temp, 'bad', 'lib');
+    writeTree(lib, {
+      'index.ts': "export { a } from './util/index.js';\n",
+      'util/index.ts': "export { a } from './a.js';\n",
+      // A value cycle: a.ts -> b.ts -> a.ts.
+      'util/a.ts': "import { b } from './b.js';\nexport const a = () => b;\n",
+      'util/b.ts': "\nimport { a } from './a.js';\nexport const b = () => a;\n",
+      // A type-only cycle is erased by the compiler and is not a cycle at run time.
+      'util/c.ts': "import type { D } from './d.js';\nexport interface C { d?: D }\n",
+      'util/d.ts': "import type { C } from './c.js';\nexport interface D { c?: C }\n",
+      'transport/index.ts': "export const connect = 1;\n",
+      // Upward import, and a socket module in the pure layer.
+      'protocol/index.ts': "// a comment: import { x } from '../server/index.js';\nimport { connect } from '../transport/index.js';\nimport http2 from 'node:http2';\nexport const p = [connect, http2];\n",
+      'protocol/status.ts': "export const OK = 0;\n",
+      // An inner file of another folder, and server reaching into client.
+      'server/index.ts': "import { OK } from '../protocol/status.js';\nimport type { Channel } from '../client/index.js';\nexport const s: [number, Channel?] = [OK];\n",
+      'client/index.ts': "export interface Channel { x: number }\n",
+    });
+    const { status, stderr } = check(lib);
+    assert.equal(status, 1, stderr);
+    const lines = stderr.trim().split('\n');
+    const at = (path: string, line: number, pattern: RegExp): void => {
+      assert.ok(
+        lines.some((l) => l.includes(`${join('lib', path)}:${line}: `) && pattern.test(l)),
+        `expected ${path}:${line} matching ${pattern}, got:\n${stderr}`,
+      );
+    };
+    at('protocol/index.ts', 2, /protocol\/ may not import transport\/ \("\.\.\/transport\/index\.js"\); it may import util\//);
+    at('protocol/index.ts', 3, /protocol\/ may not import "node:http2"/);
+    at('server/index.ts', 1, /"\.\.\/protocol\/status\.js" reaches into protocol\/; import its index\.js instead/);
+    at('server/index.ts', 2, /server\/ may not import client\//);
+    assert.ok(
+      lines.some((l) => /import cycle: .*util\/a\.ts:1 -> .*util\/b\.ts:2 -> .*util\/a\.ts$/.test(l)),
+      `expected the a.ts/b.ts cycle, got:\n${stderr}`,
+    );
+    assert.ok(!lines.some((l) => l.includes('c.ts') || l.includes('d.ts')), `a type-only cycle was reported:\n${stderr}`);
+    assert.ok(!lines.some((l) => l.includes('server/index.js')), `an import inside a comment was reported:\n${stderr}`);
+    assert.match(lines.at(-1)!, /^check-imports: 5 violations in 11 files$/);
+  });
+
+  it('accepts imports through index.ts along the allowed directions, including dynamic and type-only ones', () => {
+    const lib = join(temp, 'good', 'lib');
+    writeTree(lib, {
+      'index.ts': "export { serve } from './server/index.js';\nexport { call } from './client/index.js';\n",
+      'util/index.ts': "export const u = 1;\n",
+      'protocol/index.ts': "import { u } from '../util/index.js';\nimport { gzipSync } from 'node:zlib';\nexport const p = [u, gzipSync];\n",
+      'transport/index.ts': "import { p } from '../protocol/index.js';\nimport http2 from 'node:http2';\nexport const t = [p, http2];\n",
+      'server/index.ts': "import { t } from '../transport/index.js';\nexport const serve = async () => [t, await import('../protocol/index.js')];\n",
+      'client/index.ts': "import type { p } from '../protocol/index.js';\nimport { t } from '../transport/index.js';\nexport const call = (x: typeof p) => [x, t];\n",
+      'services/health/index.ts': "import { serve } from '../../server/index.js';\nimport { call } from '../../client/index.js';\nexport const h = [serve, call];\n",
+    });
+    const { status, stdout, stderr } = check(lib);
+    assert.equal(status, 0, stderr);
+    assert.match(stdout, /^check-imports: 7 files, no violations$/m);
+  });
+});
