@@ -24,7 +24,7 @@ interface ConnectionSummary {
 
 interface NegativeServer {
   port: number;
-  /** Stops the server and returns a summary of every connection it accepted. */
+  /** Stops the server and returns the summaries of the connections it accepted (those written within 10 s). */
   stop(): Promise<ConnectionSummary[]>;
 }
 
@@ -49,21 +49,20 @@ async function startServer(testCase: NegativeHttp2Case): Promise<NegativeServer>
     port,
     async stop() {
       // The client process has exited, so every connection is closing; wait until the server
-      // has written the summary of each one it accepted.
+      // has written the summary of each one it accepted. On a timeout the checks on the
+      // summaries fail, after the client's own output has been checked.
       const waitFor = AbortSignal.timeout(10_000);
+      const closed = (): ConnectionSummary[] => lines().filter((l) => 'connection' in l) as unknown as ConnectionSummary[];
       try {
-        for (;;) {
-          const all = lines();
-          const opened = all.filter((l) => 'opened' in l).length;
-          const closed = all.filter((l) => 'connection' in l);
-          if (opened > 0 && closed.length === opened) return closed as unknown as ConnectionSummary[];
+        while (!(closed().length > 0 && closed().length === lines().filter((l) => 'opened' in l).length)) {
           await once(child.stdout, 'data', { signal: waitFor });
         }
-      } catch (cause) {
-        throw new Error(`Cannot read the server's connection summaries: ${out}${err}`, { cause });
+      } catch {
+        // Timed out: return what there is.
       } finally {
         child.kill('SIGTERM');
       }
+      return closed();
     },
   };
 }
