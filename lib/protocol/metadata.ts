@@ -221,7 +221,10 @@ export function metadataToHeaders(metadata: Metadata, headers: HeaderMap): Heade
     const encoded = key.endsWith('-bin')
       ? values.map((v) => Buffer.from(v as Uint8Array).toString('base64').replace(/=+$/, ''))
       : (values as string[]);
-    headers[key] = encoded.length === 1 ? encoded[0]! : encoded;
+    const value = encoded.length === 1 ? encoded[0]! : encoded;
+    // "__proto__" is a valid key, but assigning it would set the object's prototype instead.
+    if (key === '__proto__') Object.defineProperty(headers, key, { value, enumerable: true, writable: true, configurable: true });
+    else headers[key] = value;
   }
   return headers;
 }

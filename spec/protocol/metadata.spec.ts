@@ -58,7 +58,8 @@ function toRawHeaders(headers: HeaderMap): string[] {
 
 /** What node:http2 hands a client for received headers: repeated fields joined with ", ". */
 function toHeaderObject(raw: readonly string[]): HeaderMap {
-  const headers: Record<string, string> = {};
+  // node:http2 builds it without a prototype, so a "__proto__" header is an own property.
+  const headers = Object.create(null) as Record<string, string>;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     headers[name] = headers[name] === undefined ? raw[i + 1]! : `${headers[name]}, ${raw[i + 1]!}`;
@@ -99,6 +100,20 @@ describe('metadata properties', () => {
       }),
       { numRuns: RUNS },
     );
+  });
+
+  it('puts a "__proto__" key on the wire like any other key, and does not change the header object', () => {
+    // Found by the round-trip property: `headers[key] = value` with key "__proto__" set the
+    // object's prototype instead of a header, so the entry vanished (and an array value would
+    // have become the prototype).
+    for (const values of [['v'], ['a', 'b']]) {
+      const md = metadataOf(values.map((v) => ['__proto__', v]));
+      const headers = metadataToHeaders(md, {});
+      assert.equal(Object.getPrototypeOf(headers), Object.prototype);
+      assert.deepEqual(Object.keys(headers), ['__proto__']);
+      assert.deepEqual(toRawHeaders(headers), values.flatMap((v) => ['__proto__', v]));
+      assert.deepEqual(rawHeadersToMetadata(toRawHeaders(headers)).getAll('__proto__'), values);
+    }
   });
 
   it('sends -bin values as unpadded base64 and accepts them padded or unpadded', () => {
