@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import http2 from 'node:http2';
 import { NEGATIVE_HTTP2_CASES, type NegativeHttp2Case } from '../../examples/interop/client.js';
 
 const serverScript = new URL('./negative-http2-server.py', import.meta.url).pathname;
@@ -114,6 +115,85 @@ const serverAsserts: Record<NegativeHttp2Case, (connections: ConnectionSummary[]
     for (const c of connections) assert.equal(c.max_open_streams, 1, `connection ${c.connection} never had more than one stream open`);
   },
 };
+
+// SimpleRequest { response_size: 314159, payload: { body: 271828 zero bytes } }, length-prefixed,
+// and the length of the framed SimpleResponse the server owes it (5 + 1 + 3 + 1 + 3 + 314159).
+const PAYLOAD = Buffer.concat([Buffer.from([0x12, 0xd4, 0xcb, 0x10]), Buffer.alloc(271828)]);
+const REQUEST = Buffer.concat([Buffer.from([0x10, 0xaf, 0x96, 0x13, 0x1a, 0xd8, 0xcb, 0x10]), PAYLOAD]);
+const FRAMED_REQUEST = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), REQUEST]);
+FRAMED_REQUEST.writeUInt32BE(REQUEST.length, 1);
+const FRAMED_RESPONSE_BYTES = 314172;
+
+interface RawExchange {
+  status: number | undefined;
+  dataBytes: number;
+  trailers: http2.IncomingHttpHeaders | undefined;
+  rstCode: number | undefined;
+  goaway: { code: number; lastStreamId: number } | undefined;
+}
+
+/** One UnaryCall on a bare node:http2 session: what arrived, frame by frame. */
+async function rawUnaryCall(port: number): Promise<RawExchange> {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  const seen: RawExchange = { status: undefined, dataBytes: 0, trailers: undefined, rstCode: undefined, goaway: undefined };
+  session.on('goaway', (code, lastStreamId) => (seen.goaway = { code, lastStreamId }));
+  session.on('error', () => {});
+  const stream = session.request({ ':method': 'POST', ':path': '/grpc.testing.TestService/UnaryCall', 'content-type': 'application/grpc', te: 'trailers' });
+  stream.on('response', (headers) => (seen.status = headers[':status']));
+  stream.on('data', (chunk: Buffer) => (seen.dataBytes += chunk.length));
+  stream.on('trailers', (trailers) => (seen.trailers = trailers));
+  stream.on('error', () => {});
+  stream.end(FRAMED_REQUEST);
+  try {
+    // After RST_STREAM(NO_ERROR) node:http2 ends the readable side but never emits 'close'
+    // while request bytes are still unsent, so 'end' is where the answer is complete.
+    await once(stream, 'end', { signal: AbortSignal.timeout(10_000) });
+    seen.rstCode = stream.rstCode;
+    if (seen.goaway === undefined && seen.trailers !== undefined) await once(session, 'goaway', { signal: AbortSignal.timeout(1_000) }).catch(() => {});
+  } finally {
+    stream.destroy();
+    session.destroy();
+  }
+  return seen;
+}
+
+describe('the misbehaving server does what each description says, seen through bare node:http2', () => {
+  const expectations: Partial<Record<NegativeHttp2Case, (seen: RawExchange) => void>> = {
+    rst_after_header(seen) {
+      assert.equal(seen.status, 200);
+      assert.equal(seen.dataBytes, 0);
+      assert.equal(seen.trailers, undefined);
+      assert.equal(seen.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'RST_STREAM(NO_ERROR)');
+    },
+    rst_during_data(seen) {
+      assert.equal(seen.status, 200);
+      assert.equal(seen.dataBytes, Math.floor(FRAMED_RESPONSE_BYTES / 2), 'half of the response message');
+      assert.equal(seen.trailers, undefined);
+      assert.equal(seen.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'RST_STREAM(NO_ERROR)');
+    },
+    rst_after_data(seen) {
+      assert.equal(seen.status, 200);
+      assert.equal(seen.dataBytes, FRAMED_RESPONSE_BYTES, 'the whole response message');
+      assert.equal(seen.trailers, undefined);
+      assert.equal(seen.rstCode, http2.constants.NGHTTP2_NO_ERROR, 'RST_STREAM(NO_ERROR)');
+    },
+    goaway(seen) {
+      assert.equal(seen.dataBytes, FRAMED_RESPONSE_BYTES);
+      assert.equal(seen.trailers?.['grpc-status'], '0');
+      assert.deepEqual(seen.goaway, { code: http2.constants.NGHTTP2_NO_ERROR, lastStreamId: 1 }, 'GOAWAY(NO_ERROR) naming the answered stream');
+    },
+  };
+  for (const [testCase, expect] of Object.entries(expectations) as Array<[NegativeHttp2Case, (seen: RawExchange) => void]>) {
+    it(testCase, { timeout: 30_000 }, async () => {
+      const server = await startServer(testCase);
+      try {
+        expect(await rawUnaryCall(server.port));
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});
 
 describe('negative HTTP/2 interop: the interop client against a misbehaving server', () => {
   for (const testCase of NEGATIVE_HTTP2_CASES) {
