@@ -85,7 +85,7 @@ describe('grpc-message properties', () => {
 
   it('decodes text without valid escapes to itself, characters outside the BMP included', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'grapheme', maxLength: 30 }), fc.constantFrom('', '%', '%G', '%4', '100%'), (text, tail) => {
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 30 }).filter((t) => !t.includes('%')), fc.constantFrom('', '%', '%G', '%4', '100%'), (text, tail) => {
         assert.equal(decodeGrpcMessage(text + tail), text + tail);
       }),
       { numRuns: RUNS },
