@@ -41,9 +41,11 @@ async function startServer(testCase: NegativeHttp2Case): Promise<NegativeServer>
     if (event === 'exit') throw new Error(`negative-http2-server.py exited (Debian's python3-h2 is needed): ${err}`);
   }
   const port = Number(/^listening on (\d+)$/m.exec(out)![1]);
+  // Complete lines only: the last piece may be a line still being written.
   const lines = (): Array<Record<string, unknown>> =>
     out
       .split('\n')
+      .slice(0, -1)
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   return {
@@ -60,8 +62,11 @@ async function startServer(testCase: NegativeHttp2Case): Promise<NegativeServer>
         }
       } catch {
         // Timed out: return what there is.
-      } finally {
+      }
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = once(child, 'exit');
         child.kill('SIGTERM');
+        await exited;
       }
       return closed();
     },
