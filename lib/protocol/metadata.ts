@@ -69,7 +69,8 @@ function checkValue(key: string, value: MetadataValue): MetadataValue {
  * Request or response metadata: an ordered multimap of lower-case keys to values.
  *
  * Keys ending in `-bin` hold `Uint8Array`s (base64 on the wire); all others hold printable
- * ASCII strings. Iterating yields `[key, value]` pairs, as grpcio's metadata tuples do.
+ * ASCII strings that do not start or end with a space. Iterating yields `[key, value]` pairs,
+ * as grpcio's metadata tuples do.
  *
  * @example
  * ```ts
