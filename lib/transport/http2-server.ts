@@ -175,8 +175,9 @@ export class TransportServer {
       state.keepaliveTimer.unref();
     }
     if (isFinite(o.maxConnectionAgeMs)) {
-      // gRFC A9: +/-10% jitter spreads reconnections of clients that connected together.
-      const age = o.maxConnectionAgeMs * (0.9 + Math.random() * 0.2);
+      // gRFC A9: +/-10% jitter spreads reconnections of clients that connected together. Node
+      // fires a timer longer than 2^31-1 ms after 1 ms instead, so the jittered age is capped.
+      const age = Math.min(o.maxConnectionAgeMs * (0.9 + Math.random() * 0.2), MAX_TIMER_MS);
       state.ageTimer = setTimeout(() => this.#onMaxAge(session, state), age);
       state.ageTimer.unref();
     }
@@ -284,6 +285,9 @@ export class TransportServer {
     });
   }
 }
+
+// Node's timers hold at most 2^31-1 ms (about 24.8 days).
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** Where to listen. @internal */
 export interface ListenTarget {
