@@ -2,8 +2,7 @@
 // The grpc-iter command line: `grpc-iter gen <protos...> --out <dir> [-I <dir>]...`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ProtoLoadError } from './proto/load.js';
-import { generateTypeScript } from './proto/codegen.js';
+import { ProtoLoadError, generateTypeScript } from './proto/index.js';
 
 const USAGE = `usage: grpc-iter gen <file.proto>... --out <dir> [-I <dir>]... [--keep-case] [--import-from <module>]
 
