@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 export { StatusCode, statusCodeName, isStatusCode, parseStatusHeader } from './status.js';
-export { RpcError, toRpcError, type Status, type RpcErrorOptions } from './rpc-error.js';
+export { RpcError, toRpcError, isUnexpectedError, UNEXPECTED_ERROR_DETAILS, type Status, type RpcErrorOptions } from './rpc-error.js';
 export {
   Metadata,
   metadataToHeaders,

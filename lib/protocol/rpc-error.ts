@@ -82,18 +82,53 @@ export class RpcError extends Error {
   }
 }
 
+/** The details sent for an error that is not an RpcError: never the error's own text (STYLE.md §5). */
+export const UNEXPECTED_ERROR_DETAILS = 'Unexpected error in handler';
+
 /**
- * Maps anything thrown out of a handler to the status sent to the client (STYLE.md §5): an
- * RpcError keeps its status, an abort whose reason is an RpcError takes that, other aborts are
- * CANCELLED, and anything else is UNKNOWN with a generic message.
+ * The one map from anything a handler, interceptor or observer throws to the status sent
+ * (STYLE.md §5):
+ *
+ * | thrown | status |
+ * | --- | --- |
+ * | `RpcError` | itself (an OK code becomes UNKNOWN: a thrown error is never a success) |
+ * | AbortError whose `cause` is an RpcError | that RpcError (why the call was cancelled) |
+ * | other AbortError | CANCELLED |
+ * | TimeoutError (`AbortSignal.timeout`) | DEADLINE_EXCEEDED |
+ * | anything else | UNKNOWN with `unexpectedDetails`, the original as `cause` |
+ *
+ * Only the last row is a bug worth reporting; {@link isUnexpectedError} says which it is.
+ * @param err - what was thrown
+ * @param unexpectedDetails - the generic details for the last row
  * @internal
  */
-export function toRpcError(err: unknown): RpcError {
-  if (err instanceof RpcError) return err;
-  if (err instanceof Error && err.name === 'AbortError') {
+export function toRpcError(err: unknown, unexpectedDetails: string = UNEXPECTED_ERROR_DETAILS): RpcError {
+  if (err instanceof RpcError) {
+    return err.code === StatusCode.OK ? new RpcError(StatusCode.UNKNOWN, err.details, { trailingMetadata: err.trailingMetadata, cause: err }) : err;
+  }
+  const name = errorName(err);
+  if (name === 'AbortError') {
     const reason = (err as { cause?: unknown }).cause;
     if (reason instanceof RpcError) return reason;
     return new RpcError(StatusCode.CANCELLED, 'Call cancelled', { cause: err });
   }
-  return new RpcError(StatusCode.UNKNOWN, 'Unexpected error in handler', { cause: err });
+  if (name === 'TimeoutError') return new RpcError(StatusCode.DEADLINE_EXCEEDED, 'Deadline exceeded', { cause: err });
+  return new RpcError(StatusCode.UNKNOWN, unexpectedDetails, { cause: err });
+}
+
+/**
+ * Whether {@link toRpcError} maps `err` to UNKNOWN: a value that is neither an RpcError nor an
+ * abort or timeout, i.e. a bug to report.
+ * @internal
+ */
+export function isUnexpectedError(err: unknown): boolean {
+  if (err instanceof RpcError) return false;
+  const name = errorName(err);
+  return name !== 'AbortError' && name !== 'TimeoutError';
+}
+
+// DOMException (what AbortSignal.timeout() and abort() reject with) is not always an Error
+// subclass across realms, so the name is read from any object.
+function errorName(err: unknown): unknown {
+  return typeof err === 'object' && err !== null ? (err as { name?: unknown }).name : undefined;
 }
