@@ -2,7 +2,7 @@
  * The node:http2 layer: server sessions and streams adapted into calls, client connections.
  * @packageDocumentation
  */
-export { ServerCall, shutdownError, headerString, type ServerCallLimits } from './server-call.js';
+export { ServerCall, STATUS_FLUSH_MS, shutdownError, headerString, type ServerCallStatus, type ServerCallLimits } from './server-call.js';
 export {
   TransportServer,
   parseListenAddress,

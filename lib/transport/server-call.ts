@@ -23,6 +23,14 @@ import {
   type Metadata,
 } from '../protocol/index.js';
 
+/** The final status of a call. @internal */
+export interface ServerCallStatus {
+  /** The status code. */
+  readonly code: StatusCode;
+  /** The status message. */
+  readonly details: string;
+}
+
 /** Per-call limits, from the server's options. @internal */
 export interface ServerCallLimits {
   /** Largest request message in bytes; negative: no limit. */
@@ -86,6 +94,7 @@ export class ServerCall {
   #responseCompressionSent = false;
   #doneCallbacks: Array<(cancelled: boolean) => void> | undefined;
   #trailers: HeaderMap | undefined;
+  #status: ServerCallStatus | undefined;
   #readStarted = false;
   #unaryReject: ((err: unknown) => void) | undefined;
   /** Resolvers of whatever waits on the stream (readable, drain); a cancel wakes them all. */
@@ -133,6 +142,14 @@ export class ServerCall {
   /** Whether the call was cancelled (reset, deadline, server stop, `cancel()`). */
   get cancelled(): boolean {
     return this.#state === CANCELLED;
+  }
+
+  /**
+   * The status the call ended with, once it has: what was sent to the client, or, for a call
+   * reset before a status could be sent, why it was cancelled.
+   */
+  get status(): ServerCallStatus | undefined {
+    return this.#status;
   }
 
   /** Why the call was cancelled, once it has been. */
@@ -198,16 +215,26 @@ export class ServerCall {
   }
 
   /**
-   * Ends the call abnormally: aborts the signal with `reason`, and answers the client with
-   * that status if it can still hear one, or resets the stream.
+   * Ends the call abnormally: aborts the signal with `reason`, and, with `sendStatus`, sends
+   * the client that status. The status is queued behind the response bytes already written
+   * (so it does not depend on how full the send buffer is: review 2.3); if it has not left
+   * within {@link STATUS_FLUSH_MS}, because the client does not read, the stream is reset.
    */
   cancel(reason: RpcError, sendStatus: boolean): void {
     if (this.#state >= FINISHED) return;
     const stream = this.stream;
-    // A status queued behind response bytes the client is not reading would never arrive:
-    // reset the stream instead (the client's own deadline or the reset tells it).
-    if (sendStatus && !stream.destroyed && stream.writableLength === 0) this.#sendStatus(reason.code, reason.details, undefined);
-    else if (!stream.destroyed) guard(() => stream.close(0x8 /* CANCEL */));
+    if (sendStatus && !stream.destroyed && !stream.closed) {
+      this.#sendStatus(reason.code, reason.details, undefined);
+      this.#cancel(reason);
+      if (!stream.closed) {
+        // RFC 9113 §8.1: once the whole response is out, RST_STREAM(NO_ERROR) only stops a
+        // client that is still sending; before that, CANCEL tells it the status is lost.
+        this.#timer = setTimeout(() => guard(() => stream.close(stream.state.localClose === 1 ? 0x0 : 0x8)), STATUS_FLUSH_MS);
+        this.#timer.unref?.();
+      }
+      return;
+    }
+    if (!stream.destroyed) guard(() => stream.close(0x8 /* CANCEL */));
     this.#cancel(reason);
   }
 
@@ -215,6 +242,7 @@ export class ServerCall {
     if (this.#state === CANCELLED) return;
     this.#state = CANCELLED;
     this.#abortReason = reason;
+    this.#status ??= { code: reason.code, details: reason.details };
     this.#clearTimer();
     this.#wake();
     this.#unaryReject?.(reason);
@@ -377,13 +405,9 @@ export class ServerCall {
           continue;
         }
         if (stream.readableEnded) {
-          // Node clients (grpc-js among them) cancel by half-closing and then resetting, so a
-          // cancel can first look like the end of the requests. Waiting one turn of the event
-          // loop lets a reset sent right behind the half-close land first; a reset that comes
-          // later still aborts the signal of a handler that is running.
-          await new Promise(setImmediate);
-          await new Promise(setImmediate);
-          if (this.#state === CANCELLED) throw abortError(this.#abortReason);
+          // The requests end as soon as the client half-closes. grpc-js cancels by half-closing
+          // and then resetting, so a handler may see the end first; the reset still aborts its
+          // signal (and fails its writes) while it works, and it can never send OK after it.
           decoder?.end();
           return;
         }
@@ -470,6 +494,7 @@ export class ServerCall {
   #sendStatus(code: StatusCode, details: string, trailers: Metadata | undefined, lastMessage?: Buffer): void {
     const headersSent = this.#state === HEADERS_SENT;
     this.#state = FINISHED;
+    this.#status = { code, details };
     this.#clearTimer();
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
@@ -562,6 +587,13 @@ function abortError(reason: RpcError | undefined): Error {
 
 const READ_EVENTS = ['readable', 'end'] as const; // 'close' wakes every waiter (#onClose)
 const DRAIN_EVENTS = ['drain', 'close'] as const;
+
+/**
+ * How long a status queued behind response bytes may take to leave before the stream is
+ * reset: after a deadline, a bad request message on a busy stream, or `stop(grace)` running
+ * out (the server closes its connections this long after the grace). @internal
+ */
+export const STATUS_FLUSH_MS = 500;
 
 /** The status a client sees when the server stops with calls in flight. @internal */
 export function shutdownError(): RpcError {
