@@ -1,5 +1,5 @@
-import { RpcError, StatusCode } from '../protocol/index.js';
-import type { AnyRpcMethodHandler, RpcMethodHandler, ServicerContext } from '../server/index.js';
+import { RpcError, StatusCode, isUnexpectedError, toRpcError } from '../protocol/index.js';
+import { onCallEnd, type AnyRpcMethodHandler, type RpcMethodHandler, type ServicerContext } from '../server/index.js';
 
 /** How an RPC ended, as a server interceptor observes it. */
 export interface RpcOutcome {
@@ -7,61 +7,71 @@ export interface RpcOutcome {
   readonly code: StatusCode;
   /** The status message. */
   readonly details: string;
-  /** What the handler threw, when it threw something other than an RpcError. */
+  /** What the handler threw, when it threw something other than an RpcError, an abort or a timeout. */
   readonly error?: unknown;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyHandler = RpcMethodHandler<any, any>;
 
+// Only for a context this server did not make (onCallEnd refuses it): the outcome is then
+// inferred from what the behavior did, by the same table the server uses.
 function outcomeOf(context: ServicerContext, error: unknown): RpcOutcome {
   if (context.signal.aborted && context.signal.reason instanceof RpcError) {
     return { code: context.signal.reason.code, details: context.signal.reason.details };
   }
   if (error === undefined) return { code: context.code() ?? StatusCode.OK, details: context.details() ?? '' };
-  if (error instanceof RpcError) return { code: error.code, details: error.details };
-  const set = context.code();
-  if (set !== undefined && set !== StatusCode.OK) return { code: set, details: context.details() ?? '', error };
-  return { code: StatusCode.UNKNOWN, details: 'Unexpected error in handler', error };
+  const status = toRpcError(error);
+  return isUnexpectedError(error) ? { code: status.code, details: status.details, error } : { code: status.code, details: status.details };
 }
 
-async function* observeStream<T>(source: Iterable<T> | AsyncIterable<T> | PromiseLike<Iterable<T> | AsyncIterable<T>>, done: (error: unknown) => void): AsyncGenerator<T> {
+async function* observeStream<T>(source: Iterable<T> | AsyncIterable<T> | PromiseLike<Iterable<T> | AsyncIterable<T>>, failed: (error: unknown) => void): AsyncGenerator<T> {
   try {
     yield* await source;
   } catch (err) {
-    done(err);
+    failed(err);
     throw err;
   }
-  done(undefined);
 }
 
 /**
- * Wraps a method handler so that `onEnd` runs once when its behavior finishes, with the
- * outcome the client will see. The handler's kind, codecs and behavior are otherwise unchanged.
+ * Watches one call: `onEnd` runs once, when the call has ended, with the status the client
+ * was sent (so a response that fails to serialize logs INTERNAL, not OK). `onEnd` runs outside
+ * the call: if it throws, the call's status is already out and the error becomes a warning.
+ */
+function watch(context: ServicerContext, onEnd: (outcome: RpcOutcome, context: ServicerContext) => void): (error: unknown) => void {
+  let error: unknown;
+  const end = (outcome: RpcOutcome): void => {
+    try {
+      onEnd(outcome, context);
+    } catch (err) {
+      process.emitWarning(`grpc-iter: an interceptor's end-of-call observer threw: ${String(err)}`);
+    }
+  };
+  const observed = onCallEnd(context, (status) => end(error === undefined ? status : { ...status, error }));
+  if (!observed) context.addCallback(() => end(outcomeOf(context, error)));
+  return (err) => {
+    if (isUnexpectedError(err)) error = err;
+  };
+}
+
+/**
+ * Wraps a method handler so that `onEnd` runs once when its call ends, with the outcome the
+ * client saw. The handler's kind, codecs and behavior are otherwise unchanged.
  * @internal
  */
 export function observeHandler(erased: AnyRpcMethodHandler, onEnd: (outcome: RpcOutcome, context: ServicerContext) => void): AnyRpcMethodHandler {
   const handler = erased as AnyHandler; // its behaviors only ever get what its own codecs made
-  const report = (context: ServicerContext) => {
-    let reported = false;
-    return (error: unknown): void => {
-      if (reported) return;
-      reported = true;
-      onEnd(outcomeOf(context, error), context);
-    };
-  };
   const unary =
     <In>(behavior: ((input: In, context: ServicerContext) => unknown) | undefined) =>
     behavior === undefined
       ? undefined
       : async (input: In, context: ServicerContext): Promise<unknown> => {
-          const done = report(context);
+          const failed = watch(context, onEnd);
           try {
-            const response = await behavior(input, context);
-            done(undefined);
-            return response;
+            return await behavior(input, context);
           } catch (err) {
-            done(err);
+            failed(err);
             throw err;
           }
         };
@@ -70,9 +80,8 @@ export function observeHandler(erased: AnyRpcMethodHandler, onEnd: (outcome: Rpc
     behavior === undefined
       ? undefined
       : (input: In, context: ServicerContext): AsyncIterable<unknown> => {
-          const done = report(context);
-          context.addCallback(() => done(undefined)); // a call cancelled mid-stream still reports
-          return observeStream(behavior(input, context), done);
+          const failed = watch(context, onEnd);
+          return observeStream(behavior(input, context), failed);
         };
   return {
     ...handler,

@@ -1,4 +1,4 @@
-import { RpcError, StatusCode, statusCodeName, type Metadata } from '../protocol/index.js';
+import { RpcError, StatusCode, isUnexpectedError, statusCodeName, toRpcError, type Metadata } from '../protocol/index.js';
 import type { HandlerCallDetails, ServerInterceptor } from '../server/index.js';
 import { observeHandler, type RpcOutcome } from './observe.js';
 
@@ -36,7 +36,15 @@ function defaultLog(entry: RpcLogEntry): void {
  * ```
  */
 export function loggingInterceptor(options: LoggingInterceptorOptions = {}): ServerInterceptor {
-  const log = options.log ?? defaultLog;
+  const userLog = options.log ?? defaultLog;
+  // A logger is a user callback: its throw must never change a call's outcome (DESIGN.md §5).
+  const log = (entry: RpcLogEntry): void => {
+    try {
+      userLog(entry);
+    } catch (err) {
+      process.emitWarning(`grpc-iter: the loggingInterceptor's log threw: ${String(err)}`);
+    }
+  };
   return {
     async interceptService(continuation, details) {
       const start = performance.now();
@@ -46,8 +54,10 @@ export function loggingInterceptor(options: LoggingInterceptorOptions = {}): Ser
       try {
         handler = await continuation(details);
       } catch (err) {
-        if (err instanceof RpcError) refused(err.code, err.details);
-        else log({ code: StatusCode.UNKNOWN, details: '', error: err, method: details.method, peer: '', durationMs: performance.now() - start });
+        // The status the server sends for it, by the same table (STYLE.md §5).
+        const status = toRpcError(err, 'Unexpected error in interceptor');
+        if (isUnexpectedError(err)) log({ code: status.code, details: status.details, error: err, method: details.method, peer: '', durationMs: performance.now() - start });
+        else refused(status.code, status.details);
         throw err;
       }
       if (handler === null || handler === undefined) {

@@ -10,7 +10,7 @@ import {
   type MetadataInit,
   type Status,
 } from '../protocol/index.js';
-import { tlsSocketOf, type ServerCall } from '../transport/index.js';
+import { tlsSocketOf, type ServerCallStatus, type ServerCall } from '../transport/index.js';
 
 /** Auth properties of a call: property name → values (bytes, as grpcio gives them). */
 export type AuthContext = Record<string, Uint8Array[]>;
@@ -77,8 +77,9 @@ export interface ServicerContext {
   /** @returns seconds left before the deadline, or null when there is none */
   timeRemaining(): number | null;
   /**
-   * Runs `callback` when the RPC terminates, however it ends.
-   * @returns true when registered; false when the RPC has already terminated (it is not run)
+   * Runs `callback` when the RPC terminates, however it ends (grpcio's `add_callback`).
+   * @returns true when registered; false when the RPC has already terminated (finished,
+   *   cancelled by either side, or past its deadline), in which case `callback` is never run
    */
   addCallback(callback: () => void): boolean;
   /** Cancels the RPC: the client sees CANCELLED and `signal` aborts. */
@@ -209,9 +210,17 @@ export class ServerContext implements ServicerContext {
 
   addCallback(callback: () => void): boolean {
     if (typeof callback !== 'function') throw new TypeError('Cannot add callback: expected a function');
-    if (!this.#call.active && this.#call.stream.closed) return false;
+    // grpcio's add_callback: False once the RPC has terminated (finished, cancelled or
+    // reset), and then the callback is not called.
+    if (!this.#call.active) return false;
     this.#call.onDone(() => callback());
     return true;
+  }
+
+  /** Runs `callback` with the status the call ended with, once it has ended (stream closed or cancelled). */
+  onEnd(callback: (status: ServerCallStatus) => void): void {
+    const call = this.#call;
+    call.onDone(() => callback(call.status ?? { code: StatusCode.UNKNOWN, details: '' }));
   }
 
   cancel(): void {
@@ -232,7 +241,10 @@ function describeSession(session: ServerHttp2Session): { peer: string; auth: Aut
   let peer: string;
   // A unix socket has no remote address; grpc-core reports such peers as "unix:".
   if (address === undefined) peer = 'unix:';
-  else if (socket.remoteFamily === 'IPv6') peer = `ipv6:[${address}]:${socket.remotePort}`;
+  else if (socket.remoteFamily === 'IPv6' && !address.toLowerCase().startsWith('::ffff:')) peer = `ipv6:[${address}]:${socket.remotePort}`;
+  // An IPv4 client on a dual-stack ("[::]") listener arrives as an IPv4-mapped IPv6 address;
+  // C-core reports it as the IPv4 address it is.
+  else if (socket.remoteFamily === 'IPv6') peer = `ipv4:${address.slice(7)}:${socket.remotePort}`;
   else peer = `ipv4:${address}:${socket.remotePort}`;
   const tls = tlsSocketOf(session);
   if (tls === undefined) return { peer, auth: { transport_security_type: [bytes('insecure')], security_level: [bytes('TSI_SECURITY_NONE')] }, identityKey: null };
@@ -266,4 +278,16 @@ function tlsAuth(tls: TLSSocket): { auth: AuthContext; identityKey: string | nul
 
 function bytes(s: string): Uint8Array {
   return Buffer.from(s, 'utf8');
+}
+
+/**
+ * Runs `callback` with the status a call ended with, once it has ended: what the client was
+ * sent, not what the handler returned (a response that fails to serialize ends INTERNAL).
+ * @returns false, and never runs `callback`, for a context this server did not make
+ * @internal
+ */
+export function onCallEnd(context: ServicerContext, callback: (status: ServerCallStatus) => void): boolean {
+  if (!(context instanceof ServerContext)) return false;
+  context.onEnd(callback);
+  return true;
 }

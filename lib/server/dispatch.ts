@@ -1,7 +1,8 @@
-import { RpcError, StatusCode } from '../protocol/index.js';
+import { RpcError, StatusCode, UNEXPECTED_ERROR_DETAILS, isUnexpectedError, toRpcError } from '../protocol/index.js';
 import type { ServerCall } from '../transport/index.js';
 import type { ServerContext } from './context.js';
 import type { RpcMethodHandler } from './handlers.js';
+import { checkResponseStream, isStreamResult, wrongResultShape } from './normalize.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyHandler = RpcMethodHandler<any, any>;
@@ -15,12 +16,16 @@ export type ErrorReporter = (error: unknown, method: string) => void;
  * whole (headers, message and trailers together), so the common case pays for no iterator.
  */
 
-/** Runs `handler` for `call` and sends its status. Never rejects. @internal */
-export async function runHandler(call: ServerCall, ctx: ServerContext, handler: AnyHandler, report: ErrorReporter): Promise<void> {
+/**
+ * Runs `handler` for `call` and sends its status. Never rejects. A unary request already read
+ * (by a caller that reads before taking an executor worker) comes as `requestBytes`.
+ * @internal
+ */
+export async function runHandler(call: ServerCall, ctx: ServerContext, handler: AnyHandler, report: ErrorReporter, requestBytes?: Uint8Array): Promise<void> {
   try {
     const deserialize = handler.requestDeserializer;
     if (!handler.requestStreaming) {
-      const bytes = await call.readUnary();
+      const bytes = requestBytes ?? (await call.readUnary());
       const request = deserialize === undefined ? bytes : decodeRequest(deserialize, bytes);
       if (!handler.responseStreaming) {
         const result = handler.unaryUnary!(request, ctx);
@@ -42,13 +47,21 @@ export async function runHandler(call: ServerCall, ctx: ServerContext, handler: 
       }
     }
   } catch (err) {
-    try {
-      finishError(call, ctx, err, report);
-    } catch (fatal) {
-      // Nothing may escape: this promise is not awaited, and a rejection would end the process.
-      report(fatal, call.path);
-      call.cancel(new RpcError(StatusCode.INTERNAL, 'Cannot finish call'), false);
-    }
+    failCall(call, ctx, err, report);
+  }
+}
+
+/**
+ * Ends `call` with the status for `err` (see {@link finishError}). Never throws: it runs where
+ * nothing awaits it, and an escaping error would end the process.
+ * @internal
+ */
+export function failCall(call: ServerCall, ctx: ServerContext, err: unknown, report: ErrorReporter): void {
+  try {
+    finishError(call, ctx, err, report);
+  } catch (fatal) {
+    report(fatal, call.path);
+    call.cancel(new RpcError(StatusCode.INTERNAL, 'Cannot finish call'), false);
   }
 }
 
@@ -75,6 +88,7 @@ function serialize(handler: AnyHandler, value: unknown): Uint8Array {
 
 async function finishUnary(call: ServerCall, ctx: ServerContext, handler: AnyHandler, response: unknown, report: ErrorReporter): Promise<void> {
   if (!call.active) return;
+  if (isStreamResult(response)) throw wrongResultShape(call.path, 'a stream (an iterator or async iterable)', 'one response message');
   const code = ctx.statusCode ?? StatusCode.OK;
   if (code !== StatusCode.OK) {
     // grpcio: a handler that sets a non-OK code sends that status, not its response.
@@ -96,39 +110,39 @@ function finishOk(call: ServerCall, ctx: ServerContext): void {
   call.finish(ctx.statusCode ?? StatusCode.OK, ctx.statusDetails ?? '', ctx.trailers);
 }
 
-/** Maps what a handler threw to the status sent (STYLE.md §5's table). */
+/**
+ * Sends the status for what a handler threw: {@link toRpcError}'s table (STYLE.md §5), plus
+ * grpcio's rule that an unexpected exception after `setCode` sends the code that was set. An
+ * unexpected error, or the non-RpcError cause of an INTERNAL one (a serializer that threw, a
+ * result of the wrong shape), is reported once.
+ */
 function finishError(call: ServerCall, ctx: ServerContext, err: unknown, report: ErrorReporter): void {
   if (!call.active) return; // cancelled: the client has its status already, or is gone
-  if (err instanceof RpcError) {
-    if (err.code === StatusCode.INTERNAL && err.cause !== undefined && !(err.cause instanceof RpcError)) report(err.cause, call.path);
-    const trailers = err.trailingMetadata.size > 0 ? err.trailingMetadata : ctx.trailers;
-    call.finish(err.code === StatusCode.OK ? StatusCode.UNKNOWN : err.code, err.details, trailers);
+  if (isUnexpectedError(err)) {
+    if (ctx.statusCode !== undefined && ctx.statusCode !== StatusCode.OK) {
+      call.finish(ctx.statusCode, ctx.statusDetails ?? '', ctx.trailers);
+      return;
+    }
+    report(err, call.path);
+    call.finish(StatusCode.UNKNOWN, UNEXPECTED_ERROR_DETAILS, ctx.trailers);
     return;
   }
-  if (err instanceof Error && err.name === 'AbortError') {
-    const reason = (err as { cause?: unknown }).cause;
-    if (reason instanceof RpcError) call.finish(reason.code, reason.details, ctx.trailers);
-    else call.finish(StatusCode.CANCELLED, 'Call cancelled', ctx.trailers);
-    return;
-  }
-  if (ctx.statusCode !== undefined && ctx.statusCode !== StatusCode.OK) {
-    // grpcio: an exception after set_code sends the code that was set.
-    call.finish(ctx.statusCode, ctx.statusDetails ?? '', ctx.trailers);
-    return;
-  }
-  report(err, call.path);
-  call.finish(StatusCode.UNKNOWN, 'Unexpected error in handler', ctx.trailers);
+  const status = toRpcError(err);
+  if (status.code === StatusCode.INTERNAL && status.cause !== undefined && isUnexpectedError(status.cause)) report(status.cause, call.path);
+  call.finish(status.code, status.details, status.trailingMetadata.size > 0 ? status.trailingMetadata : ctx.trailers);
 }
 
 /**
  * Writes a handler's responses, pulling the next only when the stream has room, so a fast
  * generator runs at the client's pace. A write error goes back into the generator with
- * `throw`, and an ended call stops it with `return`, so its `finally` blocks run.
+ * `throw`, and then `return` ends it whatever it did with the error, so its `finally` blocks
+ * always run (STYLE.md §3); an ended call stops it with `return` too.
  */
 async function pump(call: ServerCall, ctx: ServerContext, handler: AnyHandler, result: unknown): Promise<void> {
   const source: unknown = isThenable(result) ? await result : result;
-  if (source !== null && typeof source === 'object' && Symbol.asyncIterator in source) {
-    const it = (source as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  checkResponseStream(source, call.path);
+  if (Symbol.asyncIterator in source) {
+    const it = source[Symbol.asyncIterator]();
     for (;;) {
       const r = await it.next();
       if (r.done === true) return;
@@ -140,7 +154,7 @@ async function pump(call: ServerCall, ctx: ServerContext, handler: AnyHandler, r
         const pending = call.write(serialize(handler, r.value), ctx.takeCompressNext());
         if (pending !== undefined) await pending;
       } catch (err) {
-        await it.throw?.(err).catch(noop);
+        await endAfterError(it, err);
         throw err;
       }
       if (!call.active) {
@@ -149,29 +163,43 @@ async function pump(call: ServerCall, ctx: ServerContext, handler: AnyHandler, r
       }
     }
   }
-  if (source !== null && typeof source === 'object' && Symbol.iterator in source) {
-    const it = (source as Iterable<unknown>)[Symbol.iterator]();
-    for (;;) {
-      const r = it.next();
-      if (r.done === true) return;
-      try {
-        const pending = call.write(serialize(handler, r.value), ctx.takeCompressNext());
-        if (pending !== undefined) await pending;
-      } catch (err) {
-        try {
-          it.throw?.(err);
-        } catch {
-          // the generator rethrew: the status below reports the original error
-        }
-        throw err;
-      }
-      if (!call.active) {
-        it.return?.();
-        return;
-      }
+  const it = source[Symbol.iterator]();
+  for (;;) {
+    const r = it.next();
+    if (r.done === true) return;
+    try {
+      const pending = call.write(serialize(handler, r.value), ctx.takeCompressNext());
+      if (pending !== undefined) await pending;
+    } catch (err) {
+      endSyncAfterError(it, err);
+      throw err;
+    }
+    if (!call.active) {
+      it.return?.();
+      return;
     }
   }
-  throw new TypeError(`Cannot send responses of ${call.path}: the handler returned neither an iterable nor an async iterable`);
+}
+
+// A generator that catches the write error and yields again would stay suspended for good,
+// its `finally` never run (review 2.4): whatever `throw` gives back, `return` ends it. What it
+// throws meanwhile is dropped: the status reports the write error.
+async function endAfterError(it: AsyncIterator<unknown>, err: unknown): Promise<void> {
+  try {
+    const r = it.throw === undefined ? undefined : await it.throw(err);
+    if (r?.done !== true) await it.return?.();
+  } catch {
+    // see above
+  }
+}
+
+function endSyncAfterError(it: Iterator<unknown>, err: unknown): void {
+  try {
+    const r = it.throw === undefined ? undefined : it.throw(err);
+    if (r?.done !== true) it.return?.();
+  } catch {
+    // see endAfterError
+  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -182,4 +210,3 @@ function identity(bytes: Uint8Array): Uint8Array {
   return bytes;
 }
 
-function noop(): void {}

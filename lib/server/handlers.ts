@@ -1,5 +1,6 @@
 import type { Metadata } from '../protocol/index.js';
 import type { ServicerContext } from './context.js';
+import { checkBehaviorShape } from './normalize.js';
 
 /** Something a streaming handler may return: any iterable or async iterable, or a promise of one. */
 export type ResponseStream<Res> = Iterable<Res> | AsyncIterable<Res> | PromiseLike<Iterable<Res> | AsyncIterable<Res>>;
@@ -234,7 +235,8 @@ export function streamStreamRpcMethodHandler<Req, Res>(
 }
 
 /**
- * Checks that `handler` is a well-formed RpcMethodHandler: exactly the behavior its flags name.
+ * Checks that `handler` is a well-formed RpcMethodHandler: the behavior its flags name, of a
+ * shape that can serve its kind (no generator function for a unary response).
  * @internal
  * @throws TypeError naming `where`
  */
@@ -245,6 +247,7 @@ export function checkMethodHandler(handler: unknown, where: string): AnyHandler 
   }
   const key = h.requestStreaming ? (h.responseStreaming ? 'streamStream' : 'streamUnary') : h.responseStreaming ? 'unaryStream' : 'unaryUnary';
   if (typeof h[key] !== 'function') throw new TypeError(`Cannot register ${where}: a ${kindName(h)} handler needs a "${key}" behavior`);
+  checkBehaviorShape(h[key], h.responseStreaming, where);
   return h as AnyHandler;
 }
 

@@ -1,17 +1,19 @@
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import {
-  RpcError,
   StatusCode,
   checkCompression,
+  isUnexpectedError,
+  toRpcError,
   parseGrpcTimeout,
   type Compression,
   type ServiceDefinition,
 } from '../protocol/index.js';
-import { ServerCall, TransportServer, headerString, shutdownError, type ServerCallLimits } from '../transport/index.js';
+import { STATUS_FLUSH_MS, ServerCall, TransportServer, headerString, shutdownError, type ServerCallLimits } from '../transport/index.js';
 import { ServerContext } from './context.js';
 import { tlsOptionsOf, type ServerCredentials } from './credentials.js';
-import { runHandler, type ErrorReporter } from './dispatch.js';
+import { failCall, runHandler, type ErrorReporter } from './dispatch.js';
 import { Executor, type ExecutorOptions } from './executor.js';
+import { checkBehaviorShape } from './normalize.js';
 import {
   checkMethodHandler,
   streamStreamRpcMethodHandler,
@@ -41,8 +43,11 @@ export interface ServerConfig {
   /** Default compression of responses, used when the client accepts it. */
   readonly compression?: Compression | null;
   /**
-   * Receives each error a handler throws that is not an RpcError (the client gets `UNKNOWN`
-   * with a generic message, never the error). Defaults to `console.error`.
+   * Receives each error a handler or interceptor throws that is not an RpcError, an abort or
+   * a timeout (the client gets `UNKNOWN` with a generic message, never the error), and the
+   * cause of each `INTERNAL` the server sends for a handler's fault (a serializer that threw, a
+   * result that does not fit the method's kind). Defaults to `console.error`. If it throws, the
+   * call still gets its status and the error becomes a process warning.
    */
   readonly onHandlerError?: (error: unknown, method: string) => void;
 }
@@ -112,8 +117,7 @@ export class Server {
     }
     this.#maxRpcs = max ?? Infinity;
     this.#compression = config.compression === undefined || config.compression === null ? undefined : checkCompression(config.compression, 'compression');
-    const onError = config.onHandlerError;
-    this.#report = onError ?? ((err, method) => console.error(`grpc-iter: handler of ${method} threw`, err));
+    this.#report = safeReporter(config.onHandlerError ?? ((err, method) => console.error(`grpc-iter: handler of ${method} threw`, err)));
     this.#transport = new TransportServer(this.#options, (stream, headers, session, raw) => this.#onStream(stream, headers, session, raw));
     if (config.handlers !== undefined) this.addGenericRpcHandlers(config.handlers);
   }
@@ -175,6 +179,8 @@ export class Server {
       if (key === undefined) continue;
       const fn = impl[key];
       if (typeof fn !== 'function') throw new TypeError(`Cannot add service: "${key}" of the implementation must be a function`);
+      // Checked before bind(): a bound function no longer shows that it is a generator function.
+      checkBehaviorShape(fn, method.responseStream, `method "${method.path.slice(1)}" of the service`);
       const behavior = (fn as AnyBehavior).bind(implementation);
       const make = method.requestStream
         ? method.responseStream
@@ -226,8 +232,11 @@ export class Server {
   /**
    * Stops the server. No new RPCs are accepted from this moment. With `grace` null (or 0),
    * every in-flight RPC is cancelled at once; otherwise in-flight RPCs may finish for `grace`
-   * seconds, then the rest are cancelled. Calling it again is harmless, and a shorter grace
-   * takes effect.
+   * seconds, then the rest are cancelled: their signals abort and their clients get
+   * `UNAVAILABLE`, queued behind the responses already written. Half a second after that
+   * (`STATUS_FLUSH_MS`), streams whose client has not read its status are reset and the
+   * connections closed, so the promise settles at most `grace` + 0.5 s after the call (given
+   * peers that answer GOAWAY). Calling it again is harmless, and a shorter grace takes effect.
    * @param grace - seconds to let in-flight RPCs finish, or null
    * @returns a promise that settles when every connection is closed
    */
@@ -282,9 +291,11 @@ export class Server {
   #cancelAll(): void {
     this.#graceTimer = undefined;
     const reason = shutdownError();
+    // Each status is queued behind the bytes already written, so busy calls end UNAVAILABLE
+    // (retryable) too; a stream whose status has not left within STATUS_FLUSH_MS is reset, and
+    // the connections still open then are closed.
     for (const call of [...this.#calls]) call.cancel(reason, true);
-    // Give the statuses a moment to leave, then close whatever is still open.
-    const timer = setTimeout(() => this.#transport.destroySessions(), 100);
+    const timer = setTimeout(() => this.#transport.destroySessions(), STATUS_FLUSH_MS);
     timer.unref();
   }
 
@@ -364,18 +375,18 @@ export class Server {
         this.#interceptorFailed(call, err);
         return;
       }
-      if (resolved instanceof Promise) resolved.then((h) => this.#run(call, ctx, h), (err: unknown) => this.#interceptorFailed(call, err));
-      else this.#run(call, ctx, resolved);
+      if (isThenable(resolved)) {
+        // Any thenable, not only a native Promise; #run never throws, so nothing is left unhandled.
+        Promise.resolve(resolved).then((h) => this.#run(call, ctx, h), (err: unknown) => this.#interceptorFailed(call, err));
+      } else this.#run(call, ctx, resolved);
     }
   }
 
   #interceptorFailed(call: ServerCall, err: unknown): void {
-    if (err instanceof RpcError) {
-      call.finish(err.code === StatusCode.OK ? StatusCode.UNKNOWN : err.code, err.details, err.trailingMetadata.size > 0 ? err.trailingMetadata : undefined);
-      return;
-    }
-    this.#report(err, call.path);
-    call.finish(StatusCode.UNKNOWN, 'Unexpected error in interceptor');
+    // The same table as for handlers (STYLE.md §5); only the generic details differ.
+    if (isUnexpectedError(err)) this.#report(err, call.path);
+    const status = toRpcError(err, 'Unexpected error in interceptor');
+    call.finish(status.code, status.details, status.trailingMetadata.size > 0 ? status.trailingMetadata : undefined);
   }
 
   #run(call: ServerCall, ctx: ServerContext, handler: InterceptedHandler): void {
@@ -389,9 +400,42 @@ export class Server {
       void runHandler(call, ctx, handler as AnyHandler, this.#report);
       return;
     }
-    const withdraw = executor.submit(() => (call.active ? runHandler(call, ctx, handler as AnyHandler, this.#report) : Promise.resolve()));
+    if ((handler as AnyHandler).requestStreaming) {
+      this.#submit(executor, call, ctx, handler as AnyHandler, undefined);
+      return;
+    }
+    // A unary request is read before the RPC takes a worker, so a client trickling its body
+    // (a slow loris) holds none; what it can hold is bounded by max_receive_message_length.
+    call.readUnary().then(
+      (bytes) => this.#submit(executor, call, ctx, handler as AnyHandler, bytes),
+      (err: unknown) => failCall(call, ctx, err, this.#report),
+    );
+  }
+
+  #submit(executor: Executor, call: ServerCall, ctx: ServerContext, handler: AnyHandler, bytes: Uint8Array | undefined): void {
+    if (!call.active) return;
+    const withdraw = executor.submit(() => (call.active ? runHandler(call, ctx, handler, this.#report, bytes) : Promise.resolve()));
+    if (withdraw === null) {
+      call.finish(StatusCode.RESOURCE_EXHAUSTED, 'Cannot run handler: every worker is busy and the queue is full');
+      return;
+    }
     call.onDone(withdraw);
   }
+}
+
+/** Wraps `onHandlerError` so that its own throw can never break a call or reach the process. */
+function safeReporter(report: ErrorReporter): ErrorReporter {
+  return (error, method) => {
+    try {
+      report(error, method);
+    } catch (err) {
+      process.emitWarning(`grpc-iter: onHandlerError threw while reporting an error of ${method}: ${String(err)}`);
+    }
+  };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 function isGrpcContentType(value: string): boolean {

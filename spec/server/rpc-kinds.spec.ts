@@ -144,9 +144,9 @@ describe('the four RPC kinds, every handler form, against a grpc-js client', () 
       assert.deepEqual(r.value, []);
       assert.equal(r.status?.code, grpc.status.OK);
     });
-    it('fails with UNKNOWN when the handler returns something that is not iterable', async () => {
+    it('fails with INTERNAL when the handler returns something that is not iterable', async () => {
       const r = await client.serverStream('NotIterable', '');
-      assert.equal(r.status?.code, StatusCode.UNKNOWN);
+      assert.equal(r.status?.code, StatusCode.INTERNAL);
     });
   });
 
