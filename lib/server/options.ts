@@ -67,10 +67,19 @@ export interface ServerOptions {
    */
   readonly 'grpc.max_connection_age_grace_ms'?: number;
   /**
-   * Largest header block (metadata) accepted, in bytes.
-   * @defaultValue 16_384
+   * Largest request metadata accepted, in bytes, counted as HTTP/2 does (RFC 9113 §6.5.2: each
+   * name and value plus 32, pseudo-headers included); a call with more is answered
+   * `RESOURCE_EXHAUSTED` and no handler runs. As in grpc-core.
+   * @defaultValue 8_192
    */
   readonly 'grpc.max_metadata_size'?: number;
+  /**
+   * The hard metadata limit, in bytes, advertised to clients as SETTINGS_MAX_HEADER_LIST_SIZE;
+   * node:http2 resets a stream whose header block is larger (RST_STREAM `ENHANCE_YOUR_CALM`,
+   * which gRPC clients read as `RESOURCE_EXHAUSTED`). At least `grpc.max_metadata_size`.
+   * @defaultValue the larger of 16_384 and 1.25 × `grpc.max_metadata_size`, as grpc-core
+   */
+  readonly 'grpc.absolute_max_metadata_size'?: number;
   /**
    * Memory one connection may use for HTTP/2 buffers before new streams are refused, in megabytes (node:http2's `maxSessionMemory`).
    * @defaultValue 10
@@ -94,6 +103,11 @@ export interface ResolvedServerOptions extends TransportServerOptions {
  */
 export function resolveServerOptions(init: ServerOptionsInit | undefined): ResolvedServerOptions {
   const args = readChannelArgs(init, 'server options');
+  // grpc-core (chttp2 transport) derives whichever of the soft and hard limits is not given.
+  const soft = args.raw('grpc.max_metadata_size') === undefined ? undefined : args.int('grpc.max_metadata_size', 8_192, 1024);
+  const hard = args.raw('grpc.absolute_max_metadata_size') === undefined ? undefined : args.int('grpc.absolute_max_metadata_size', 16_384, 1024);
+  const maxHeaderListSize = hard ?? Math.max(16_384, Math.ceil((soft ?? 8_192) * 1.25));
+  const maxMetadataSize = Math.min(soft ?? Math.min(8_192, Math.floor(maxHeaderListSize * 0.8)), maxHeaderListSize);
   return {
     maxReceiveMessageBytes: args.limit('grpc.max_receive_message_length', 4 * 1024 * 1024),
     maxSendMessageBytes: args.limit('grpc.max_send_message_length', -1),
@@ -106,7 +120,8 @@ export function resolveServerOptions(init: ServerOptionsInit | undefined): Resol
     maxConnectionIdleMs: args.duration('grpc.max_connection_idle_ms', CHANNEL_ARG_INT_MAX),
     maxConnectionAgeMs: args.duration('grpc.max_connection_age_ms', CHANNEL_ARG_INT_MAX),
     maxConnectionAgeGraceMs: args.duration('grpc.max_connection_age_grace_ms', CHANNEL_ARG_INT_MAX),
-    maxHeaderListSize: args.int('grpc.max_metadata_size', 16_384, 1024),
+    maxMetadataSize,
+    maxHeaderListSize,
     maxSessionMemoryMb: args.int('grpc-node.max_session_memory', 10, 1),
   };
 }

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 
 import { lstat, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { Http2Code } from '../protocol/index.js';
+import { encodeGrpcMessage, Http2Code, StatusCode } from '../protocol/index.js';
 
 /** Connection-level settings of a server, from its channel arguments. @internal */
 export interface TransportServerOptions {
@@ -17,6 +17,9 @@ export interface TransportServerOptions {
   readonly maxConnectionAgeMs: number;
   readonly maxConnectionAgeGraceMs: number;
   readonly maxSessionMemoryMb: number;
+  /** Request metadata above this many bytes (RFC 9113 6.5.2 accounting) is refused with `RESOURCE_EXHAUSTED`. */
+  readonly maxMetadataSize: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE: node:http2 resets streams with larger header blocks itself. */
   readonly maxHeaderListSize: number;
 }
 
@@ -120,9 +123,9 @@ export class TransportServer {
         })
       : http2.createServer(common);
     server.on('session', (session) => this.#onSession(session));
-    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) =>
-      this.#onStream(stream, headers, stream.session as ServerHttp2Session, rawHeaders),
-    );
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+      if (!this.#refuseLargeMetadata(stream, rawHeaders)) this.#onStream(stream, headers, stream.session as ServerHttp2Session, rawHeaders);
+    });
     // A TLS handshake failure or a stray socket error concerns that connection only.
     server.on('tlsClientError', noop);
     server.on('sessionError', noop);
@@ -143,6 +146,32 @@ export class TransportServer {
       if (where.path !== undefined) server.listen(where.path);
       else server.listen(where.port, where.host);
     });
+  }
+
+  // node:http2 enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the peer has acknowledged it,
+  // and then by a bare RST_STREAM ENHANCE_YOUR_CALM; a header block that arrives before that is
+  // served whole. So grpc.max_metadata_size is checked here, on every stream, and answered as
+  // C-core does: RESOURCE_EXHAUSTED, before any handler runs. Sizes count as in RFC 9113 6.5.2:
+  // name and value octets plus 32 per field (node gives header values as latin1 strings, one
+  // char per octet).
+  #refuseLargeMetadata(stream: ServerHttp2Stream, rawHeaders: string[]): boolean {
+    let size = 0;
+    for (let i = 0; i < rawHeaders.length; i++) size += rawHeaders[i]!.length + (i % 2 === 0 ? 32 : 0);
+    const limit = this.#options.maxMetadataSize;
+    if (size <= limit) return false;
+    const message = `Cannot accept call: request metadata of ${size} bytes is larger than grpc.max_metadata_size (${limit} bytes)`;
+    try {
+      // PROTOCOL-HTTP2.md, Responses: Trailers-Only. The request body is not wanted, so the
+      // stream is then closed with NO_ERROR (RFC 9113 8.1: the response is complete).
+      stream.respond(
+        { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(StatusCode.RESOURCE_EXHAUSTED), 'grpc-message': encodeGrpcMessage(message) },
+        { endStream: true },
+      );
+      stream.close(Http2Code.NO_ERROR);
+    } catch {
+      // The peer reset the stream first; there is no one left to answer.
+    }
+    return true;
   }
 
   #onSession(session: ServerHttp2Session): void {
