@@ -39,6 +39,9 @@ interface SessionState {
   activeStreams: number;
   lastPingAt: number;
   pingStrikes: number;
+  /** The socket's bytesWritten when the ping count last restarted, and pings since then. */
+  writtenAtPing: number;
+  pingsSinceWrite: number;
   keepaliveTimer?: NodeJS.Timeout | undefined;
   idleTimer?: NodeJS.Timeout | undefined;
   ageTimer?: NodeJS.Timeout | undefined;
@@ -181,13 +184,12 @@ export class TransportServer {
       return;
     }
     const o = this.#options;
-    const state: SessionState = { activeStreams: 0, lastPingAt: 0, pingStrikes: 0 };
+    const state: SessionState = { activeStreams: 0, lastPingAt: 0, pingStrikes: 0, writtenAtPing: 0, pingsSinceWrite: 0 };
     this.#sessions.set(session, state);
     session.on('error', noop);
     session.on('close', () => this.#onSessionClose(session, state));
     session.on('stream', (stream) => {
       state.activeStreams++;
-      state.pingStrikes = 0; // doc/keepalive.md: a ping after data is not abuse
       if (state.idleTimer !== undefined) {
         clearTimeout(state.idleTimer);
         state.idleTimer = undefined;
@@ -248,22 +250,44 @@ export class TransportServer {
     }
   }
 
-  // doc/keepalive.md, "Server Enforcement": pings too frequent while no data flows are strikes;
-  // past the allowed number the server sends GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
-  // grpc-core restarts the interval whenever it sends data; a connection with calls in flight
-  // is taken as carrying data, so long-lived streams with client keepalives are never struck.
+  // doc/keepalive.md, "Server Enforcement": a ping that comes sooner than
+  // grpc.http2.min_ping_interval_without_data_ms after the previous one, while the server has
+  // sent no data or headers in between, is a strike; so is any ping on a connection without
+  // calls unless grpc.keepalive_permit_without_calls. Past grpc.http2.max_ping_strikes the
+  // server sends GOAWAY ENHANCE_YOUR_CALM "too_many_pings" and closes the connection. That
+  // also ends a ping flood, with or without calls in flight. Pings that follow data (client
+  // keepalives on a busy stream, BDP pings) reset the strikes, as in grpc-core and grpc-go.
+  // node:http2 does not say when it writes frames, so "sent data" is read from the socket's
+  // byte count: anything beyond the PING ACKs (17 bytes each) written since the last ping.
   #onPing(session: ServerHttp2Session, state: SessionState): void {
     const o = this.#options;
     const now = Date.now();
     const previous = state.lastPingAt;
     state.lastPingAt = now;
-    if (state.activeStreams > 0) return;
-    const bad = !o.keepalivePermitWithoutCalls || now - previous < o.minPingIntervalWithoutDataMs;
-    if (bad && ++state.pingStrikes > o.maxPingStrikes) {
-      this.#goaway(session, Http2Code.ENHANCE_YOUR_CALM, 'too_many_pings');
-      // close() lets the GOAWAY leave first; a peer that keeps the connection open is cut off.
-      setTimeout(() => session.destroy(), 1000).unref();
+    const written = bytesWritten(session);
+    if (written - state.writtenAtPing > state.pingsSinceWrite * PING_ACK_BYTES) {
+      state.writtenAtPing = written;
+      state.pingsSinceWrite = 1;
+      state.pingStrikes = 0;
+      return;
     }
+    state.pingsSinceWrite++;
+    const bad = state.activeStreams === 0 && !o.keepalivePermitWithoutCalls ? true : now - previous < o.minPingIntervalWithoutDataMs;
+    if (bad && ++state.pingStrikes > o.maxPingStrikes) this.#calm(session, 'too_many_pings');
+  }
+
+  // GOAWAY ENHANCE_YOUR_CALM, then the connection is torn down with that same code: close()
+  // would send a second GOAWAY saying NO_ERROR, and a peer that keeps flooding must not keep
+  // the connection (or its queue of PING ACKs) alive.
+  #calm(session: ServerHttp2Session, debug: string): void {
+    if (session.destroyed) return;
+    try {
+      session.goaway(Http2Code.ENHANCE_YOUR_CALM, undefined, Buffer.from(debug));
+    } catch {
+      // The session may be closing already; destroy() below still ends it.
+    }
+    // The Error only carries the code through destroy(); the session's 'error' listener drops it.
+    setImmediate(() => session.destroy(new Error(`Cannot keep connection: ${debug}`), Http2Code.ENHANCE_YOUR_CALM));
   }
 
   #goaway(session: ServerHttp2Session, code: number, debug: string): void {
@@ -317,6 +341,16 @@ export class TransportServer {
 
 // Node's timers hold at most 2^31-1 ms (about 24.8 days).
 const MAX_TIMER_MS = 2_147_483_647;
+// A PING frame: 9 bytes of frame header and 8 of opaque data (RFC 9113 6.7).
+const PING_ACK_BYTES = 17;
+
+function bytesWritten(session: ServerHttp2Session): number {
+  try {
+    return session.socket.bytesWritten;
+  } catch {
+    return 0; // ERR_HTTP2_SOCKET_UNBOUND: the session is being torn down
+  }
+}
 
 /** Where to listen. @internal */
 export interface ListenTarget {

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http2 from 'node:http2';
-import { unaryStreamRpcMethodHandler, unaryUnaryRpcMethodHandler } from '../../lib/index.js';
+import { streamStreamRpcMethodHandler, unaryStreamRpcMethodHandler, unaryUnaryRpcMethodHandler } from '../../lib/index.js';
 import { decode, defer, encode, jsClient, sleep, startServer, type TestServer } from '../helpers/grpc.js';
 import { frame, grpcHeaders } from '../helpers/raw.js';
 
@@ -123,12 +123,11 @@ describe('keepalive enforcement and connection limits', () => {
     await s.close();
   });
 
-  it('does not strike pings on a connection with a call in flight (long streams with client keepalive)', async () => {
+  it('does not strike pings that follow data the server sent (doc/keepalive.md: busy streams with client keepalive or BDP pings)', async () => {
     const s = await startServer(
       {
-        Wait: unaryStreamRpcMethodHandler(async function* (_r: string, ctx) {
-          yield 'open';
-          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+        Chat: streamStreamRpcMethodHandler(async function* (requests: AsyncIterable<string>) {
+          for await (const r of requests) yield r;
         }, decode, encode),
       },
       { options: { 'grpc.http2.min_ping_interval_without_data_ms': 60_000, 'grpc.http2.max_ping_strikes': 0 } },
@@ -137,14 +136,47 @@ describe('keepalive enforcement and connection limits', () => {
     session.on('error', () => undefined);
     let goaways = 0;
     session.on('goaway', () => goaways++);
+    const stream = session.request(grpcHeaders('/test.Svc/Chat'));
+    stream.on('error', () => undefined);
+    const trailers = defer<http2.IncomingHttpHeaders>();
+    stream.on('trailers', (t) => trailers.resolve(t));
+    for (let i = 0; i < 5; i++) {
+      const echoed = defer();
+      stream.once('data', () => echoed.resolve());
+      stream.write(frame(`m${i}`));
+      await echoed;
+      await new Promise((resolve) => session.ping((err) => resolve(err)));
+    }
+    stream.end();
+    assert.equal((await trailers)['grpc-status'], '0');
+    assert.equal(goaways, 0);
+    session.destroy();
+    await s.close();
+  });
+
+  it('strikes pings on a call in flight when the server sent nothing between them: GOAWAY ENHANCE_YOUR_CALM, then the connection closes', async () => {
+    const s = await startServer(
+      {
+        Wait: unaryStreamRpcMethodHandler(async function* (_r: string, ctx) {
+          yield 'open';
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }));
+        }, decode, encode),
+      },
+      { options: { 'grpc.http2.min_ping_interval_without_data_ms': 60_000, 'grpc.http2.max_ping_strikes': 2 } },
+    );
+    const session = http2.connect(`http://${s.address}`);
+    session.on('error', () => undefined);
+    const codes: number[] = [];
+    session.on('goaway', (code) => codes.push(code));
+    const closed = new Promise((resolve) => session.once('close', resolve));
     const stream = session.request(grpcHeaders('/test.Svc/Wait'));
     stream.on('error', () => undefined);
     stream.end(frame('x'));
     await new Promise((resolve) => stream.once('data', resolve));
-    for (let i = 0; i < 5; i++) await new Promise((resolve) => session.ping((err) => resolve(err)));
-    assert.equal(goaways, 0);
-    stream.close(http2.constants.NGHTTP2_CANCEL);
-    session.destroy();
+    for (let i = 0; i < 6 && !session.destroyed && codes.length === 0; i++) await new Promise((resolve) => session.ping((err) => resolve(err)));
+    await closed;
+    assert.ok(codes.length > 0);
+    for (const code of codes) assert.equal(code, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
     await s.close();
   });
 

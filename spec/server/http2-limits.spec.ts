@@ -128,6 +128,23 @@ describe('streams over MAX_CONCURRENT_STREAMS', () => {
   });
 });
 
+describe('ping floods', () => {
+  it('a ping flood on a connection with a call in flight gets GOAWAY ENHANCE_YOUR_CALM, and every GOAWAY says so', async () => {
+    const s = await startServer({ Hold: holdHandler, Echo: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode) });
+    try {
+      const r = await probe(s.port, 'ping-flood', 20_000);
+      assert.ok(r.goaways.length > 0, 'the flood was answered with GOAWAY');
+      for (const g of r.goaways) assert.equal(g.code, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, JSON.stringify(r.goaways));
+      assert.equal(r.goaways[0]!.debug, 'too_many_pings');
+      const client = jsClient(s.address, { Echo: 'unary' });
+      assert.equal((await client.unary('Echo', 'after')).value, 'after');
+      client.close();
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('graceful stop', () => {
   // node:http2 (nghttp2_submit_goaway) ignores every stream that arrives after it sent any GOAWAY,
   // so a stream racing the GOAWAY cannot be served. It is not lost either: RFC 9113 6.8, the
