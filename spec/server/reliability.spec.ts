@@ -96,6 +96,24 @@ describe('10: user callbacks never break a call or the process', () => {
     assert.equal(r.error?.code, grpc.status.UNKNOWN);
   });
 
+  it('10: an async interceptor that rejects, with a throwing onHandlerError, still gets UNKNOWN', async () => {
+    const rejects: ServerInterceptor = { async interceptService() { throw new Error('async'); } };
+    const s = await serve({ Echo: echo }, { interceptors: [rejects], onHandlerError: () => { throw new Error('reporter broke'); } });
+    const client = jsClient(s.address, { Echo: 'unary' });
+    const r = await client.unary('Echo', 'x', new grpc.Metadata(), { deadline: Date.now() + 5000 });
+    client.close();
+    assert.equal(r.error?.code, grpc.status.UNKNOWN);
+    assert.equal(r.error?.details, 'Unexpected error in interceptor');
+  });
+
+  it('10: with an executor, a bad unary request read before a worker is taken still gets its status', async () => {
+    const s = await serve({ Echo: echo }, { executor: { maxWorkers: 1 }, options: { 'grpc.max_receive_message_length': 4 }, onHandlerError: () => { throw new Error('reporter broke'); } });
+    const client = jsClient(s.address, { Echo: 'unary' });
+    const r = await client.unary('Echo', 'too long', new grpc.Metadata(), { deadline: Date.now() + 5000 });
+    client.close();
+    assert.equal(r.error?.code, grpc.status.RESOURCE_EXHAUSTED);
+  });
+
   it('10: a throwing logger in loggingInterceptor leaves a successful call OK', async () => {
     const s = await serve({ Echo: echo }, { interceptors: [loggingInterceptor({ log: () => { throw new Error('log broke'); } })] });
     const client = jsClient(s.address, { Echo: 'unary' });
