@@ -238,6 +238,33 @@ describe('10: the status sent on cancel does not depend on queued bytes', () => 
     assert.equal(r.error?.code, grpc.status.UNAVAILABLE, `got ${r.error?.code} ${r.error?.details}`);
   });
 
+  it('10: a status queued behind bytes a client never reads does not hold stop(grace) for long', async () => {
+    const started = defer();
+    const finallyRan = defer();
+    const chunk = 'w'.repeat(16 * 1024);
+    const s = await startServer({
+      Flood: unaryStreamRpcMethodHandler(async function* (_r: string, ctx: ServicerContext) {
+        started.resolve();
+        try {
+          while (!ctx.signal.aborted) yield chunk;
+        } finally {
+          finallyRan.resolve();
+        }
+      }, decode, encode),
+    });
+    const client = jsClient(s.address, { Flood: 'serverStream' });
+    const call = client.openServerStream('Flood', 'x');
+    call.on('error', () => undefined);
+    call.pause(); // never reads: the window fills and the status cannot leave
+    await started;
+    const t0 = Date.now();
+    await s.srv.stop(0.1);
+    const elapsed = Date.now() - t0;
+    await finallyRan;
+    client.close();
+    assert.ok(elapsed < 2000, `stop took ${elapsed} ms`);
+  });
+
   it('10: a bad inbound message on a busy bidi call still gives INTERNAL', async () => {
     const chunk = 'z'.repeat(12 * 1024);
     const s = await serve({
