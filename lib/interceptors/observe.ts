@@ -25,13 +25,31 @@ function outcomeOf(context: ServicerContext, error: unknown): RpcOutcome {
   return isUnexpectedError(error) ? { code: status.code, details: status.details, error } : { code: status.code, details: status.details };
 }
 
-async function* observeStream<T>(source: Iterable<T> | AsyncIterable<T> | PromiseLike<Iterable<T> | AsyncIterable<T>>, failed: (error: unknown) => void): AsyncGenerator<T> {
+async function* observeStream<T>(source: Iterable<T> | AsyncIterable<T>, failed: (error: unknown) => void): AsyncGenerator<T> {
   try {
-    yield* await source;
+    yield* source;
   } catch (err) {
     failed(err);
     throw err;
   }
+}
+
+function isIterable(value: unknown): value is Iterable<unknown> | AsyncIterable<unknown> {
+  return value !== null && typeof value === 'object' && (Symbol.asyncIterator in value || Symbol.iterator in value);
+}
+
+// A result that is not iterable is passed through untouched, so the server refuses it as it
+// would without the interceptor (INTERNAL, reported with the method's name).
+function observeResult(result: unknown, failed: (error: unknown) => void): unknown {
+  if (isIterable(result)) return observeStream(result, failed);
+  if (result === null || typeof result !== 'object' || typeof (result as PromiseLike<unknown>).then !== 'function') return result;
+  return Promise.resolve(result as PromiseLike<unknown>).then(
+    (source) => (isIterable(source) ? observeStream(source, failed) : source),
+    (err: unknown) => {
+      failed(err);
+      throw err;
+    },
+  );
 }
 
 /**
@@ -79,9 +97,16 @@ export function observeHandler(erased: AnyRpcMethodHandler, onEnd: (outcome: Rpc
     <In>(behavior: ((input: In, context: ServicerContext) => Iterable<unknown> | AsyncIterable<unknown> | PromiseLike<Iterable<unknown> | AsyncIterable<unknown>>) | undefined) =>
     behavior === undefined
       ? undefined
-      : (input: In, context: ServicerContext): AsyncIterable<unknown> => {
+      : (input: In, context: ServicerContext): unknown => {
           const failed = watch(context, onEnd);
-          return observeStream(behavior(input, context), failed);
+          let result: unknown;
+          try {
+            result = behavior(input, context);
+          } catch (err) {
+            failed(err);
+            throw err;
+          }
+          return observeResult(result, failed);
         };
   return {
     ...handler,

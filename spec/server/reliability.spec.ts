@@ -204,6 +204,22 @@ describe('10: one error -> status mapping for handlers, interceptors and observe
     assert.equal(reported.length, 1, 'the serializer error is reported once');
   });
 
+  it('10: under the logging interceptor, a streaming handler returning a non-iterable still ends INTERNAL, and is logged so', async () => {
+    const entries: RpcLogEntry[] = [];
+    const reported: unknown[] = [];
+    const s = await serve(
+      { List: unaryStreamRpcMethodHandler((() => Promise.resolve(42)) as never, decode, encode) },
+      { interceptors: [loggingInterceptor({ log: (e) => entries.push(e) })], onHandlerError: (err) => reported.push(err) },
+    );
+    const client = jsClient(s.address, { List: 'serverStream' });
+    const r = await client.serverStream('List', 'x', new grpc.Metadata(), { deadline: Date.now() + 5000 });
+    client.close();
+    assert.equal(r.error?.code, grpc.status.INTERNAL);
+    await eventually(() => entries.length === 1, 2000, 'the log entry');
+    assert.equal(entries[0]!.code, StatusCode.INTERNAL);
+    assert.ok(reported[0] instanceof TypeError && /\/test\.Svc\/List/.test(reported[0].message));
+  });
+
   it('10: the logging interceptor logs RESOURCE_EXHAUSTED for a response over the send limit', async () => {
     const entries: RpcLogEntry[] = [];
     const s = await serve(
