@@ -254,6 +254,30 @@ describe('10: the status sent on cancel does not depend on queued bytes', () => 
     assert.equal(r.error?.code, grpc.status.UNAVAILABLE, `got ${r.error?.code} ${r.error?.details}`);
   });
 
+  it('10: the server deadline ends a busy server stream DEADLINE_EXCEEDED in its trailers, not with a reset', async () => {
+    const chunk = 'v'.repeat(12 * 1024);
+    const s = await serve({
+      Flood: unaryStreamRpcMethodHandler(async function* (_r: string, ctx: ServicerContext) {
+        while (!ctx.signal.aborted) yield chunk;
+      }, decode, encode),
+    });
+    const session = http2.connect(`http://${s.address}`);
+    const stream = session.request(grpcHeaders('/test.Svc/Flood', { 'grpc-timeout': '100m' }));
+    stream.on('data', () => undefined); // reads everything
+    stream.on('error', () => undefined);
+    const ended = new Promise<http2.IncomingHttpHeaders | undefined>((resolve) => {
+      stream.on('trailers', (t) => resolve(t));
+      stream.on('close', () => resolve(undefined));
+    });
+    stream.end(frame('x'));
+    const t = await ended;
+    const rstCode = stream.rstCode;
+    stream.close();
+    session.close();
+    assert.ok(t !== undefined, `no status: the stream was reset with ${rstCode}`);
+    assert.equal(t['grpc-status'], String(StatusCode.DEADLINE_EXCEEDED));
+  });
+
   it('10: a status queued behind bytes a client never reads does not hold stop(grace) for long', async () => {
     const started = defer();
     const finallyRan = defer();
