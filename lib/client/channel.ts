@@ -1,10 +1,11 @@
 import type { ClientHttp2Session } from 'node:http2';
 import { Metadata, RpcError, StatusCode, checkCompression, type Compression, type MetadataInit } from '../protocol/index.js';
 import { ClientCall, Connection, unavailable, type CallStatus, type ConnectivityState } from '../transport/index.js';
-import { linkSignals, onAbort } from '../util/index.js';
+import { deadlineSignal, linkSignals, onAbort, raceSignal } from '../util/index.js';
+import { RequestFeed, runAttempts, type AttemptPlan } from './attempts.js';
 import { callMetadata, channelCredentialsOf, type CallCredentials, type ChannelCredentials } from './credentials.js';
 import { resolveChannelOptions, type ChannelOptionsInit, type ResolvedChannelOptions } from './options.js';
-import { retryPolicyFor, type RetryPolicy } from './retry.js';
+import { methodConfigFor } from './retry.js';
 import { parseTarget } from './target.js';
 
 /** A server call an outgoing call serves: a handler's `context` is one. */
@@ -288,8 +289,11 @@ export class Channel {
     return undefined;
   }
 
-  /** A ready session, connecting as needed; fails fast in TRANSIENT_FAILURE unless waitForReady. */
-  async #session(prepared: Prepared): Promise<{ session: ClientHttp2Session; connection: Connection }> {
+  /**
+   * A ready session, connecting as needed; fails fast in TRANSIENT_FAILURE unless waitForReady.
+   * `wait` is the call's signal linked with its deadline: it ends the wait.
+   */
+  async #session(prepared: Prepared, wait: AbortSignal): Promise<{ session: ClientHttp2Session; connection: Connection }> {
     for (;;) {
       if (this.#closed) throw unavailable('Cannot start call: channel closed');
       const ready = this.#readySession();
@@ -301,13 +305,10 @@ export class Channel {
           throw unavailable(`Cannot connect to ${this.#authority}: ${why}`);
         }
       }
-      const { signal, dispose } = linkSignals([prepared.signal, deadlineSignal(prepared.deadline)]);
       try {
-        await this.waitForStateChange(state, { signal });
+        await this.waitForStateChange(state, { signal: wait });
       } catch (reason) {
-        throw reason instanceof RpcError ? reason : new RpcError(StatusCode.CANCELLED, 'Call cancelled');
-      } finally {
-        dispose();
+        throw asCallError(reason);
       }
     }
   }
@@ -321,7 +322,7 @@ export class Channel {
     }
     if (at !== undefined) deadline = Math.min(deadline, at.getTime());
     if (parent?.deadline !== undefined) deadline = Math.min(deadline, parent.deadline.getTime());
-    const configured = this.#methodConfig(path);
+    const configured = methodConfigFor(this.#options.serviceConfig, path);
     if (configured.timeoutMs !== undefined && !forRetry) deadline = Math.min(deadline, Date.now() + configured.timeoutMs);
     const { signal, dispose } = own !== undefined || parent !== undefined ? linkSignals([own, parent?.signal]) : { signal: undefined, dispose: noop };
     return {
@@ -334,12 +335,6 @@ export class Channel {
       waitForReady: options.waitForReady ?? configured.waitForReady ?? false,
       credentials: options.credentials,
     };
-  }
-
-  #methodConfig(path: string): { timeoutMs?: number; waitForReady?: boolean } {
-    const config = this.#options.serviceConfig;
-    if (config === undefined) return {};
-    return retryPolicyFor(config, path);
   }
 
   /** Starts one attempt of a call: session, credentials, stream. */
@@ -358,20 +353,35 @@ export class Channel {
   }
 
   async #startSlow(prepared: Prepared, attempt: number, credentials: CallCredentials[]): Promise<ClientCall> {
-    const ready = await this.#session(prepared);
-    let metadata = prepared.metadata;
-    if (credentials.length > 0) {
-      if (!this.#secure && !this.#options.allowInsecureCallCredentials) {
-        throw new RpcError(StatusCode.UNAUTHENTICATED, 'Cannot send call credentials over an insecure channel (set grpc-iter.allow_insecure_call_credentials to allow it)');
+    // One signal for every wait before the stream opens: the call's abort or its deadline.
+    const timer = deadlineSignal(prepared.deadline, () => new RpcError(StatusCode.DEADLINE_EXCEEDED, 'Deadline exceeded before the call started'));
+    const wait = prepared.signal === undefined ? { signal: timer.signal, dispose: noop } : linkSignals([prepared.signal, timer.signal]);
+    try {
+      const ready = await this.#session(prepared, wait.signal);
+      let metadata = prepared.metadata;
+      if (credentials.length > 0) {
+        if (!this.#secure && !this.#options.allowInsecureCallCredentials) {
+          throw new RpcError(StatusCode.UNAUTHENTICATED, 'Cannot send call credentials over an insecure channel (set grpc-iter.allow_insecure_call_credentials to allow it)');
+        }
+        const slash = prepared.path.lastIndexOf('/');
+        const context = { serviceUrl: `https://${this.#authority.replace(/:443$/, '')}${prepared.path.slice(0, slash)}`, methodName: prepared.path.slice(slash + 1) };
+        metadata = metadata.clone();
+        // A plugin that never answers must not outlive the call's deadline or abort.
+        for (const c of credentials) {
+          try {
+            metadata.merge(await raceSignal(wait.signal, callMetadata(c, context)));
+          } catch (err) {
+            throw wait.signal.aborted ? asCallError(wait.signal.reason) : err;
+          }
+        }
       }
-      const slash = prepared.path.lastIndexOf('/');
-      const context = { serviceUrl: `https://${this.#authority.replace(/:443$/, '')}${prepared.path.slice(0, slash)}`, methodName: prepared.path.slice(slash + 1) };
-      metadata = metadata.clone();
-      for (const c of credentials) metadata.merge(await callMetadata(c, context));
+      if (this.#closed) throw unavailable('Cannot start call: channel closed');
+      const session = ready.session.closed || ready.session.destroyed ? await this.#session(prepared, wait.signal) : ready;
+      return this.#open(prepared, attempt, session, metadata);
+    } finally {
+      wait.dispose();
+      timer.dispose();
     }
-    if (this.#closed) throw unavailable('Cannot start call: channel closed');
-    const session = ready.session.closed || ready.session.destroyed ? await this.#session(prepared) : ready;
-    return this.#open(prepared, attempt, session, metadata);
   }
 
   #open(prepared: Prepared, attempt: number, ready: { session: ClientHttp2Session; connection: Connection }, metadata: Metadata): ClientCall {
@@ -397,27 +407,21 @@ export class Channel {
     return call;
   }
 
-  /** Runs a unary-request call with the retry policy (gRFC A6): retried only while nothing was received. */
-  async #unaryAttempts(prepared: Prepared, payload: Uint8Array, compress: boolean): Promise<{ call: ClientCall; status: CallStatus }> {
-    const policy: RetryPolicy | undefined = this.#options.enableRetries ? retryPolicyFor(this.#options.serviceConfig, prepared.path).retryPolicy : undefined;
-    for (let attempt = 0; ; attempt++) {
-      const call = await this.#start(prepared, attempt);
-      call.sendUnary(payload, compress);
-      const status = await call.status();
-      const committed = call.receivedHeaders;
-      if (status.code === StatusCode.OK || policy === undefined || committed || attempt + 1 >= policy.maxAttempts || !policy.retryableStatusCodes.has(status.code)) {
-        return { call, status };
-      }
-      const pushback = status.metadata.get('grpc-retry-pushback-ms');
-      let waitMs = policy.nextBackoff(attempt);
-      if (typeof pushback === 'string') {
-        if (!/^\d+$/.test(pushback)) return { call, status }; // gRFC A6: a malformed pushback stops retries
-        waitMs = Number(pushback);
-      }
-      if (Date.now() + waitMs >= prepared.deadline) return { call, status };
-      await sleepUnless(waitMs, prepared.signal);
-      if (prepared.signal?.aborted === true) return { call, status: { code: StatusCode.CANCELLED, details: 'Call cancelled', metadata: new Metadata() } };
-    }
+  /**
+   * How the attempts of a call run (gRFC A6): its retry policy, and whether a refused stream is
+   * retried transparently; `start` opens one attempt and starts sending.
+   */
+  #plan(prepared: Prepared, untilStatus: boolean, send: (call: ClientCall) => void, replayable?: () => boolean): AttemptPlan {
+    const enabled = this.#options.enableRetries;
+    const policy = enabled && this.#options.serviceConfig !== undefined ? methodConfigFor(this.#options.serviceConfig, prepared.path).retryPolicy : undefined;
+    const start = (attempt: number): Promise<ClientCall> => this.#start(prepared, attempt);
+    const plan = { policy, transparent: enabled, deadline: prepared.deadline, signal: prepared.signal, untilStatus, start, send };
+    return replayable === undefined ? plan : { ...plan, replayable };
+  }
+
+  /** Starts a unary-request call: each attempt sends the one request and half-closes. */
+  #unaryAttempts(prepared: Prepared, payload: Uint8Array, compress: boolean, untilStatus: boolean): Promise<ClientCall> {
+    return runAttempts(this.#plan(prepared, untilStatus, (call) => call.sendUnary(payload, compress)));
   }
 
   /**
@@ -439,7 +443,8 @@ export class Channel {
     const withCall = async (request: Req, options?: CallOptions): Promise<CallResult<Res>> => {
       const prepared = this.#prepare(method, options);
       try {
-        const { call, status } = await this.#unaryAttempts(prepared, serialize(request), compressible(request));
+        const call = await this.#unaryAttempts(prepared, encodeRequest(serialize, request), compressible(request), true);
+        const status = call.statusNow!;
         if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
         const response = decodeResponse(deserialize, call.responseNow() ?? (await call.response()));
         return {
@@ -471,7 +476,7 @@ export class Channel {
     const withCall = async (requests: Iterable<Req> | AsyncIterable<Req>, options?: CallOptions): Promise<CallResult<Res>> => {
       const prepared = this.#prepare(method, options);
       try {
-        const call = await this.#streamingAttempts(prepared, requests, serialize);
+        const call = await this.#streamingAttempts(prepared, requests, serialize, true);
         const status = await call.status();
         if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
         const response = decodeResponse(deserialize, await call.response());
@@ -492,75 +497,22 @@ export class Channel {
   }
 
   /**
-   * Starts a request-streaming call with the retry policy (gRFC A6): the requests sent are
-   * kept, up to grpc.per_rpc_retry_buffer_size bytes, and replayed on a new attempt when the
-   * call fails with a retryable status before the server committed to it (sent headers).
-   * Resolves with the attempt that committed or ended for good; its requests keep flowing.
+   * Starts a request-streaming call (gRFC A6): the requests sent are kept, up to
+   * grpc.per_rpc_retry_buffer_size bytes, and replayed on a new attempt when the call fails
+   * with a retryable status, or its stream is refused, before the server committed to it (sent
+   * headers). Resolves with the attempt that committed or ended for good; its requests keep flowing.
    */
-  async #streamingAttempts<Req>(prepared: Prepared, requests: Iterable<Req> | AsyncIterable<Req>, serialize: RequestSerializer<Req>): Promise<ClientCall> {
-    const policy = this.#options.enableRetries ? retryPolicyFor(this.#options.serviceConfig, prepared.path).retryPolicy : undefined;
-    if (policy === undefined) {
-      const call = await this.#start(prepared, 0);
-      void pumpRequests(call, requests, serialize);
-      return call;
+  async #streamingAttempts<Req>(prepared: Prepared, requests: Iterable<Req> | AsyncIterable<Req>, serialize: RequestSerializer<Req>, untilStatus: boolean): Promise<ClientCall> {
+    const feed = new RequestFeed(requests, serialize, compressible, this.#options.retryBufferBytes);
+    let call: ClientCall;
+    try {
+      call = await runAttempts(this.#plan(prepared, untilStatus, (c) => feed.feed(c), () => feed.replayable()));
+    } catch (err) {
+      feed.close();
+      throw err;
     }
-    const source = Symbol.asyncIterator in requests ? requests[Symbol.asyncIterator]() : (requests as Iterable<Req>)[Symbol.iterator]();
-    const sent: Array<{ bytes: Uint8Array; compress: boolean }> = [];
-    let buffered = 0;
-    let overflow = false;
-    let sourceDone = false;
-    let pending: Promise<IteratorResult<Req>> | undefined; // a read that outlived its attempt
-    const limit = this.#options.retryBufferBytes;
-    for (let attempt = 0; ; attempt++) {
-      const call = await this.#start(prepared, attempt);
-      void (async () => {
-        for (const { bytes, compress } of sent) {
-          const wait = call.write(bytes, compress);
-          if (wait !== undefined) await wait;
-        }
-        while (!sourceDone && !call.done) {
-          pending ??= Promise.resolve(source.next());
-          const r = await pending;
-          if (call.done) return; // this attempt is over: the next one takes the value from `pending`
-          pending = undefined;
-          if (r.done === true) {
-            sourceDone = true;
-            break;
-          }
-          let bytes: Uint8Array;
-          try {
-            bytes = serialize(r.value);
-          } catch (err) {
-            throw new RpcError(StatusCode.INTERNAL, 'Cannot serialize request', { cause: err });
-          }
-          const compress = compressible(r.value);
-          if (!overflow) {
-            sent.push({ bytes, compress });
-            buffered += bytes.length;
-            if (buffered > limit) {
-              overflow = true; // too much to replay: this attempt is the last
-              sent.length = 0;
-            }
-          }
-          const wait = call.write(bytes, compress);
-          if (wait !== undefined) await wait;
-        }
-        if (sourceDone) call.halfClose();
-      })().catch((err: unknown) => {
-        call.cancel(err instanceof RpcError ? err : new RpcError(StatusCode.CANCELLED, `Request stream failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
-      });
-      await Promise.race([call.initialMetadata(), call.status()]);
-      if (call.receivedHeaders) return call; // committed: no more retries
-      const status = await call.status();
-      const retryable = status.code !== StatusCode.OK && !overflow && attempt + 1 < policy.maxAttempts && policy.retryableStatusCodes.has(status.code);
-      const waitMs = retryable ? policy.nextBackoff(attempt) : 0;
-      if (!retryable || Date.now() + waitMs >= prepared.deadline) {
-        if (status.code !== StatusCode.OK && !sourceDone) void source.return?.();
-        return call;
-      }
-      await sleepUnless(waitMs, prepared.signal);
-      if (prepared.signal?.aborted === true) return call;
-    }
+    call.onDone(() => feed.close());
+    return call;
   }
 
   /**
@@ -581,30 +533,14 @@ export class Channel {
     const deserialize = (responseDeserializer ?? identityBytes) as ResponseDeserializer<Res>;
     return (request, options) => {
       const prepared = this.#prepare(method, options);
-      const started = (async () => {
-        const { call } = await this.#unaryStreamStart(prepared, serialize(request), compressible(request));
-        return call;
-      })();
+      let started: Promise<ClientCall>;
+      try {
+        started = this.#unaryAttempts(prepared, encodeRequest(serialize, request), compressible(request), false);
+      } catch (err) {
+        started = Promise.reject(err as RpcError);
+      }
       return responseStream(started, deserialize, prepared.dispose);
     };
-  }
-
-  /** Starts a server-streaming call, retrying (per policy) only while nothing was received. */
-  async #unaryStreamStart(prepared: Prepared, payload: Uint8Array, compress: boolean): Promise<{ call: ClientCall }> {
-    const policy = this.#options.enableRetries ? retryPolicyFor(this.#options.serviceConfig, prepared.path).retryPolicy : undefined;
-    for (let attempt = 0; ; attempt++) {
-      const call = await this.#start(prepared, attempt);
-      call.sendUnary(payload, compress);
-      if (policy === undefined) return { call };
-      // Committed once headers arrive; a failure before that may be retried.
-      await Promise.race([call.initialMetadata(), call.status()]);
-      if (!call.done || call.receivedHeaders || attempt + 1 >= policy.maxAttempts) return { call };
-      const status = await call.status();
-      if (status.code === StatusCode.OK || !policy.retryableStatusCodes.has(status.code)) return { call };
-      const waitMs = policy.nextBackoff(attempt);
-      if (Date.now() + waitMs >= prepared.deadline) return { call };
-      await sleepUnless(waitMs, prepared.signal);
-    }
   }
 
   /**
@@ -620,8 +556,16 @@ export class Channel {
     const deserialize = (responseDeserializer ?? identityBytes) as ResponseDeserializer<Res>;
     return (requests, options) => {
       const prepared = this.#prepare(method, options);
-      return responseStream(this.#streamingAttempts(prepared, requests, serialize), deserialize, prepared.dispose);
+      return responseStream(this.#streamingAttempts(prepared, requests, serialize, false), deserialize, prepared.dispose);
     };
+  }
+}
+
+function encodeRequest<Req>(serialize: RequestSerializer<Req>, request: Req): Uint8Array {
+  try {
+    return serialize(request);
+  } catch (err) {
+    throw new RpcError(StatusCode.INTERNAL, 'Cannot serialize request', { cause: err });
   }
 }
 
@@ -630,36 +574,6 @@ function decodeResponse<Res>(deserialize: ResponseDeserializer<Res>, bytes: Uint
     return deserialize(bytes);
   } catch (err) {
     throw new RpcError(StatusCode.INTERNAL, 'Cannot deserialize response', { cause: err });
-  }
-}
-
-/** Sends `requests` as the stream drains; a failing source cancels the call. */
-async function pumpRequests<Req>(call: ClientCall, requests: Iterable<Req> | AsyncIterable<Req>, serialize: RequestSerializer<Req>): Promise<void> {
-  const iterator = Symbol.asyncIterator in requests ? requests[Symbol.asyncIterator]() : (requests as Iterable<Req>)[Symbol.iterator]();
-  try {
-    for (;;) {
-      if (call.done) {
-        await iterator.return?.();
-        return;
-      }
-      const r = await iterator.next();
-      if (r.done === true) break;
-      if (call.done) {
-        await iterator.return?.();
-        return;
-      }
-      let bytes: Uint8Array;
-      try {
-        bytes = serialize(r.value);
-      } catch (err) {
-        throw new RpcError(StatusCode.INTERNAL, 'Cannot serialize request', { cause: err });
-      }
-      const pending = call.write(bytes, compressible(r.value));
-      if (pending !== undefined) await pending;
-    }
-    call.halfClose();
-  } catch (err) {
-    call.cancel(err instanceof RpcError ? err : new RpcError(StatusCode.CANCELLED, `Request stream failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
   }
 }
 
@@ -709,24 +623,9 @@ function responseStream<Res>(started: Promise<ClientCall>, deserialize: Response
   };
 }
 
-function deadlineSignal(deadline: number): AbortSignal | undefined {
-  if (deadline === Infinity) return undefined;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new RpcError(StatusCode.DEADLINE_EXCEEDED, 'Deadline exceeded while waiting for a connection')), Math.max(0, deadline - Date.now()));
-  timer.unref();
-  return controller.signal;
-}
-
-function sleepUnless(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    const remove = signal === undefined ? noop : onAbort(signal, done);
-    function done(): void {
-      clearTimeout(timer);
-      remove();
-      resolve();
-    }
-  });
+/** What a call fails with when a wait before it started was stopped by `reason`. */
+function asCallError(reason: unknown): RpcError {
+  return reason instanceof RpcError ? reason : new RpcError(StatusCode.CANCELLED, 'Call cancelled');
 }
 
 function noop(): void {}

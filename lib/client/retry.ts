@@ -30,7 +30,7 @@ const byName = new Map(Object.entries(StatusCode).map(([name, code]) => [name, c
  * @internal
  * @throws TypeError for a malformed retry policy
  */
-export function retryPolicyFor(config: ServiceConfig | undefined, path: string): MethodSettings {
+export function methodConfigFor(config: ServiceConfig | undefined, path: string): MethodSettings {
   if (config?.methodConfig === undefined) return {};
   const slash = path.lastIndexOf('/');
   const service = path.slice(1, slash);

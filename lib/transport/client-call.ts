@@ -149,6 +149,11 @@ export class ClientCall {
     return this.#status !== undefined;
   }
 
+  /** The final status if the call has ended. */
+  get statusNow(): CallStatus | undefined {
+    return this.#status;
+  }
+
   /** Whether response headers (not a Trailers-Only answer) arrived: the call is committed (gRFC A6). */
   get receivedHeaders(): boolean {
     return this.#committed;

@@ -3,4 +3,4 @@
  * @packageDocumentation
  */
 export { defer, type Deferred } from './defer.js';
-export { onAbort, linkSignals } from './signals.js';
+export { onAbort, linkSignals, deadlineSignal, raceSignal } from './signals.js';

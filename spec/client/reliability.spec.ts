@@ -2,12 +2,15 @@
 // against servers we did not write (raw node:http2 here).
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { RpcError, StatusCode, insecureChannel, type Channel } from '../../lib/index.js';
+import { RpcError, StatusCode, insecureChannel, metadataCallCredentials, type Channel, type MetadataInit } from '../../lib/index.js';
 import { frame } from '../helpers/raw.js';
-import { decode, defer, encode } from '../helpers/grpc.js';
+import { decode, defer, encode, eventually } from '../helpers/grpc.js';
 
 const cleanup: Array<() => unknown> = [];
 after(async () => {
@@ -180,5 +183,149 @@ describe('client receive buffer (issue 10)', () => {
     for (let i = 1; i < 12; i++) assert.equal((await iterator.next()).value, size);
     assert.ok(flushed >= 12, 'reading again lets the server go on');
     call.cancel();
+  });
+});
+
+/** spec/helpers/h2_refuse.py: refuses the first `count` streams (RST_STREAM REFUSED_STREAM or GOAWAY), answers the rest OK. */
+async function refusingServer(mode: 'refuse' | 'goaway', count: number): Promise<{ address: string; streams: () => number }> {
+  const child = spawn('/usr/bin/python3', [fileURLToPath(new URL('../helpers/h2_refuse.py', import.meta.url)), mode, String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  cleanup.push(() => child.kill());
+  const lines = createInterface({ input: child.stdout });
+  let streams = 0;
+  const port = defer<string>();
+  lines.on('line', (line) => (line.startsWith('stream') ? streams++ : port.resolve(line)));
+  return { address: `127.0.0.1:${await within(port, 5000, 'the python server to start')}`, streams: () => streams };
+}
+
+/** A raw server answering every call Trailers-Only with `status` and `trailers`; counts the streams. */
+async function failingServer(status: StatusCode, trailers: http2.OutgoingHttpHeaders = {}): Promise<{ address: string; times: number[] }> {
+  const times: number[] = [];
+  const address = await rawServer((stream) => {
+    times.push(Date.now());
+    stream.on('data', () => undefined);
+    stream.respond({ ...grpcResponse, 'grpc-status': String(status), ...trailers }, { endStream: true });
+  });
+  return { address, times };
+}
+
+const retryConfig = (backoff: string): string =>
+  JSON.stringify({ methodConfig: [{ name: [{}], retryPolicy: { maxAttempts: 3, initialBackoff: backoff, maxBackoff: backoff, backoffMultiplier: 1, retryableStatusCodes: ['UNAVAILABLE'] } }] });
+
+describe('transparent retry and one retry loop (gRFC A6, issue 10)', () => {
+  for (const mode of ['refuse', 'goaway'] as const) {
+    it(`10: a stream refused before processing (${mode === 'refuse' ? 'REFUSED_STREAM' : 'above a GOAWAY last-stream-id'}) is retried once without a retry policy`, async () => {
+      const server = await refusingServer(mode, 1);
+      const ch = keep(insecureChannel(server.address));
+      assert.equal(await within(ch.unaryUnary('/x.Y/Z', encode, decode)(''), 5000, 'the call'), 'ok');
+      await eventually(() => server.streams() >= 2, 2000, 'the python server to report its streams');
+      assert.equal(server.streams(), 2);
+    });
+  }
+
+  it('10: a transparent retry happens once: a server that keeps refusing gets two streams and the call ends UNAVAILABLE', async () => {
+    const server = await refusingServer('refuse', 100);
+    const ch = keep(insecureChannel(server.address));
+    await assert.rejects(within(ch.unaryUnary('/x.Y/Z')(new Uint8Array()), 5000, 'the call'), (err: RpcError) => err.code === StatusCode.UNAVAILABLE);
+    await eventually(() => server.streams() >= 2, 2000, 'the python server to report its streams');
+    assert.equal(server.streams(), 2);
+  });
+
+  it('10: refused server-streaming and bidi calls are retried transparently', async () => {
+    for (const kind of ['serverStream', 'bidi'] as const) {
+      const server = await refusingServer('refuse', 1);
+      const ch = keep(insecureChannel(server.address));
+      const call = kind === 'serverStream' ? ch.unaryStream('/x.Y/Z', encode, decode)('') : ch.streamStream('/x.Y/Z', encode, decode)(['a', 'b']);
+      assert.deepEqual(await within(collect(call), 5000, 'the call'), { got: ['ok'], error: undefined });
+      await eventually(() => server.streams() >= 2, 2000, 'the python server to report its streams');
+      assert.equal(server.streams(), 2);
+    }
+  });
+
+  it('10: a malformed grpc-retry-pushback-ms stops retries of a server-streaming call', async () => {
+    const server = await failingServer(StatusCode.UNAVAILABLE, { 'grpc-retry-pushback-ms': 'soon' });
+    const ch = keep(insecureChannel(server.address, { 'grpc.service_config': retryConfig('0.001s') }));
+    const { error } = await collect(ch.unaryStream('/x.Y/Z', encode, decode)(''));
+    assert.equal((error as RpcError).code, StatusCode.UNAVAILABLE);
+    assert.equal(server.times.length, 1);
+  });
+
+  it('10: grpc-retry-pushback-ms sets the delay before the next attempt of a bidi call', async () => {
+    const server = await failingServer(StatusCode.UNAVAILABLE, { 'grpc-retry-pushback-ms': '300' });
+    const ch = keep(insecureChannel(server.address, { 'grpc.service_config': retryConfig('0.001s') }));
+    const { error } = await collect(ch.streamStream('/x.Y/Z', encode, decode)(['a']));
+    assert.equal((error as RpcError).code, StatusCode.UNAVAILABLE);
+    assert.equal(server.times.length, 3);
+    assert.ok(server.times[1]! - server.times[0]! >= 250, `${server.times[1]! - server.times[0]!} ms between attempts`);
+  });
+
+  it('10: aborting a server-streaming call during its backoff ends it CANCELLED without another stream', async () => {
+    // Pushback, not the policy's jittered backoff, so the wait is certainly 500 ms.
+    const server = await failingServer(StatusCode.UNAVAILABLE, { 'grpc-retry-pushback-ms': '500' });
+    const ch = keep(insecureChannel(server.address, { 'grpc.service_config': retryConfig('0.001s') }));
+    const controller = new AbortController();
+    const call = ch.unaryStream('/x.Y/Z', encode, decode)('', { signal: controller.signal });
+    const iterator = collect(call);
+    while (server.times.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the first attempt has failed; the backoff runs
+    controller.abort();
+    const { error } = await within(iterator, 2000, 'the call to end');
+    assert.equal((error as RpcError).code, StatusCode.CANCELLED);
+    await new Promise((resolve) => setTimeout(resolve, 600)); // past the backoff: no stream may follow
+    assert.equal(server.times.length, 1);
+  });
+});
+
+describe('waits before a call starts (issue 10)', () => {
+  it('10: a call-credentials plugin that never answers loses to the deadline and to abort', async () => {
+    let streams = 0;
+    const address = await rawServer(() => streams++);
+    const ch = keep(insecureChannel(address, { 'grpc-iter.allow_insecure_call_credentials': 1 }));
+    const never = metadataCallCredentials(() => new Promise<MetadataInit>(() => undefined));
+    const started = Date.now();
+    await assert.rejects(within(ch.unaryUnary('/x.Y/Z')(new Uint8Array(), { timeout: 0.2, credentials: never }), 2000, 'the deadline to win'), (err: RpcError) => err.code === StatusCode.DEADLINE_EXCEEDED);
+    assert.ok(Date.now() - started < 1500);
+    const controller = new AbortController();
+    const call = ch.unaryStream('/x.Y/Z')(new Uint8Array(), { signal: controller.signal, credentials: never });
+    setTimeout(() => controller.abort(), 50);
+    const { error } = await within(collect(call as AsyncIterable<unknown> as AsyncIterable<string>), 2000, 'the abort to win');
+    assert.equal((error as RpcError).code, StatusCode.CANCELLED);
+    assert.equal(await call.code(), StatusCode.CANCELLED);
+    assert.equal(streams, 0, 'no stream was opened');
+  });
+
+  it('10: waiting for a connection leaves no deadline timer behind', async () => {
+    // Track long timers made while the call waits for a connection that keeps failing.
+    const live = new Set<unknown>();
+    const realSet = globalThis.setTimeout;
+    const realClear = globalThis.clearTimeout;
+    globalThis.setTimeout = ((fn: () => void, ms?: number, ...rest: unknown[]) => {
+      const t = realSet(fn, ms, ...rest);
+      if ((ms ?? 0) >= 20_000) live.add(t);
+      return t;
+    }) as typeof setTimeout;
+    globalThis.clearTimeout = ((t: NodeJS.Timeout | undefined) => {
+      live.delete(t);
+      realClear(t);
+    }) as typeof clearTimeout;
+    try {
+      const probe = http2.createServer();
+      await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+      const port = (probe.address() as AddressInfo).port;
+      await new Promise((resolve) => probe.close(resolve)); // nothing listens there now
+      const ch = insecureChannel(`127.0.0.1:${port}`, { 'grpc.initial_reconnect_backoff_ms': 10, 'grpc.max_reconnect_backoff_ms': 10, 'grpc.min_reconnect_backoff_ms': 100 });
+      const states: string[] = [];
+      const unsubscribe = ch.subscribe((s) => states.push(s));
+      const controller = new AbortController();
+      const call = ch.unaryUnary('/x.Y/Z')(new Uint8Array(), { timeout: 60, waitForReady: true, signal: controller.signal });
+      await eventually(() => states.filter((s) => s === 'TRANSIENT_FAILURE').length >= 3, 5000, 'a few failed connection attempts');
+      controller.abort();
+      await assert.rejects(call, (err: RpcError) => err.code === StatusCode.CANCELLED);
+      unsubscribe();
+      ch.close();
+      assert.equal(live.size, 0, `${live.size} deadline timers left running`);
+    } finally {
+      globalThis.setTimeout = realSet;
+      globalThis.clearTimeout = realClear;
+    }
   });
 });
