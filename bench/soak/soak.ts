@@ -18,24 +18,31 @@ const here = (file: string): string => fileURLToPath(new URL(file, import.meta.u
 
 /**
  * How much server RSS after GC may grow across the second half of a run, in bytes; the slope
- * bound is this divided by the half's length. RSS moves in steps of a few MB as V8 and the
- * allocator keep or return pages, whatever the run's length, so the allowance is an amount,
- * not a rate: 4 MiB over 5 s (a 10 s run) is 800 KiB/s, over 30 s (a 60 s run) 137 KiB/s. A
- * leak of 1 KiB per call at the mix's ~500 calls/s climbs 500 KiB/s and fails a 60 s run.
+ * bound is this divided by the half's length. RSS moves in steps of a few MB as the allocator
+ * keeps or returns pages, whatever the run's length (a flat 60 s run here shows steps of 2-4 MB
+ * and a least-squares slope of up to ~120 KiB/s), so the allowance is an amount, not a rate:
+ * 8 MiB over 5 s (a 10 s run) is 1.6 MiB/s, over 30 s (a 60 s run) 273 KiB/s. The mix runs
+ * about 1,000 calls a second, so a leak of 1 KiB per call climbs ~1 MB/s and fails a 60 s run.
  */
-export const RSS_GROWTH_BOUND = 4 * 1024 * 1024;
+export const RSS_GROWTH_BOUND = 8 * 1024 * 1024;
 
 /**
  * The same allowance for the V8 heap used after GC, which is far steadier than RSS: 1 MiB
- * across the second half (200 KiB/s in a 10 s run, 34 KiB/s in a 60 s run, about 70 bytes per
- * call at ~500 calls/s).
+ * across the second half (205 KiB/s in a 10 s run, 34 KiB/s in a 60 s run, some 35 bytes per
+ * call at ~1,000 calls/s).
  */
 export const HEAP_GROWTH_BOUND = 1024 * 1024;
 
 /** Options of {@link runSoak}. */
 export interface SoakOptions {
-  /** How long the clients send, in seconds. */
+  /** How long the clients send, in seconds, after the warm-up. */
   readonly seconds: number;
+  /**
+   * Seconds of the same load before the measured run, so a short run's second half is past the
+   * first seconds in which RSS climbs as the allocator and V8 size themselves to the load.
+   * @default 0
+   */
+  readonly warmupSeconds?: number;
   /** Base of the workers' PRNG seeds (worker k uses `seed + k`), so a run can be replayed. */
   readonly seed?: number;
   /** Concurrent calls per worker. @default 6 */
@@ -60,6 +67,7 @@ export interface Unexpected {
 /** What {@link runSoak} found. */
 export interface SoakResult {
   readonly seconds: number;
+  readonly warmupSeconds: number;
   readonly seed: number;
   readonly workers: readonly string[];
   /** Calls by action: the expected status and the statuses observed. */
@@ -112,7 +120,14 @@ export class SoakServer {
 
   /** Spawns `bench/soak/server.ts` with `args`. */
   constructor(args: readonly string[] = []) {
-    this.#child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', here('./server.ts'), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    // RSS should follow live memory, not the sizing heuristics of V8 and glibc, so a leak is
+    // not lost among steps of 10-20 MB that come and go: a young generation of fixed size (V8
+    // otherwise grows it with the allocation rate), and malloc thresholds pinned (glibc
+    // otherwise raises its mmap threshold as large buffers are freed, moving them in and out
+    // of the heap) with few arenas.
+    const v8 = ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16'];
+    const malloc = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '131072' };
+    this.#child = spawn(process.execPath, [...v8, '--import', 'tsx', here('./server.ts'), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...malloc } });
     this.#lines = createInterface({ input: this.#child.stdout! })[Symbol.asyncIterator]();
   }
 
@@ -187,11 +202,12 @@ const WORKERS = ['grpc-js', 'grpc-js', 'raw', 'grpc-iter'] as const;
  * after GC every few seconds, then stops everything and checks the results.
  */
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
-  const { seconds, seed = 1, concurrency = 6, log = () => undefined } = options;
+  const { seconds, warmupSeconds = 0, seed = 1, concurrency = 6, log = () => undefined } = options;
+  const total = warmupSeconds + seconds;
   const srv = await new SoakServer().start();
   try {
     const baseline = await srv.mem();
-    log(`server on port ${srv.port}, RSS ${mb(baseline.rss)} MB at start; ${WORKERS.length} workers for ${seconds} s`);
+    log(`server on port ${srv.port}, RSS ${mb(baseline.rss)} MB at start; ${WORKERS.length} workers for ${warmupSeconds > 0 ? `${warmupSeconds} s of warm-up and ` : ''}${seconds} s`);
     // The clock starts when the last worker has its clients up and starts sending, so the
     // process start-up of the workers does not count as part of the run.
     let started = Number.POSITIVE_INFINITY;
@@ -200,14 +216,14 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       if (--waiting === 0) started = Date.now();
     };
     let running = true;
-    const workers = Promise.all(WORKERS.map((mode, k) => runWorker(srv.port, mode, seed + k, seconds, concurrency, onStarted))).finally(() => (running = false));
+    const workers = Promise.all(WORKERS.map((mode, k) => runWorker(srv.port, mode, seed + k, total, concurrency, onStarted))).finally(() => (running = false));
     const samples: TimedSample[] = [];
     const interval = Math.min(3, Math.max(0.5, seconds / 20)) * 1000;
     let sampling = Promise.resolve();
     const sampler = setInterval(() => {
       sampling = sampling.then(async () => {
         const t = (Date.now() - started) / 1000;
-        if (!running || !(t >= 0) || t > seconds) return;
+        if (!running || !(t >= 0) || t > total) return;
         const m = await srv.mem();
         samples.push({ t, ...m });
         log(`t=${t.toFixed(1)} s  RSS ${mb(m.rss)} MB  heap ${mb(m.heapUsed)} MB`);
@@ -243,7 +259,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         if (observed !== tally.expected) unexpected.push({ action, expected: tally.expected, observed, count });
       }
     }
-    const late = samples.filter((s) => s.t >= seconds / 2);
+    const late = samples.filter((s) => s.t >= warmupSeconds + seconds / 2);
     const rssSlope = slope(late.map((s) => [s.t, s.rss]));
     const heapSlope = slope(late.map((s) => [s.t, s.heapUsed]));
     const rssBound = RSS_GROWTH_BOUND / (seconds / 2);
@@ -258,7 +274,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     if (stats.settled !== stats.started) failures.push(`${stats.started - stats.settled} handlers never returned or threw (their finally did not run)`);
     if (Object.keys(handles.leftover).length > 0) failures.push(`handles left after stop: ${JSON.stringify(handles.leftover)}`);
     if (totalCalls === 0) failures.push('no calls were made');
-    return { seconds, seed, workers: WORKERS, calls, totalCalls, unexpected, baseline, samples, idle, rssSlope, heapSlope, rssBound, heapBound, stats, handles, failures };
+    return { seconds, warmupSeconds, seed, workers: WORKERS, calls, totalCalls, unexpected, baseline, samples, idle, rssSlope, heapSlope, rssBound, heapBound, stats, handles, failures };
   } finally {
     srv.kill();
   }
@@ -279,7 +295,7 @@ export function formatSummary(r: SoakResult): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   for (const row of rows) out.push(row.map((cell, i) => (i === 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd());
   out.push('');
-  out.push(`${r.totalCalls} calls in ${r.seconds} s from ${r.workers.length} processes (${r.workers.join(', ')}), seed ${r.seed}; ${r.unexpected.reduce((s, u) => s + u.count, 0)} unexpected`);
+  out.push(`${r.totalCalls} calls in ${r.warmupSeconds > 0 ? `${r.warmupSeconds} + ` : ''}${r.seconds} s from ${r.workers.length} processes (${r.workers.join(', ')}), seed ${r.seed}; ${r.unexpected.reduce((s, u) => s + u.count, 0)} unexpected`);
   out.push(`server handlers: ${r.stats.started} started, ${r.stats.settled} returned or threw, ${r.stats.active} active at the end; signals aborted by reason: ${JSON.stringify(r.stats.aborted)}`);
   if (Object.keys(r.stats.handlerErrors).length > 0) out.push(`onHandlerError calls: ${JSON.stringify(r.stats.handlerErrors)}`);
   out.push(`RSS after GC (MB): start ${mb(r.baseline.rss)}; samples ${r.samples.map((s) => `${s.t.toFixed(0)}s ${mb(s.rss)}`).join(', ')}; idle after ${mb(r.idle.rss)}`);
