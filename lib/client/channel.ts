@@ -157,6 +157,10 @@ export class Channel {
   #closed = false;
   #stateListeners = new Set<(state: ConnectivityState) => void>();
   readonly #calls = new Set<ClientCall>();
+  // Keeps the process alive while calls or waits are pending, and only then: connections and
+  // timers are unref'd, so an idle channel never holds the process open (as grpc-js does).
+  #pending = 0;
+  #holdTimer: NodeJS.Timeout | undefined;
 
   /** @internal Use {@link insecureChannel} or {@link secureChannel}. */
   constructor(target: string, credentials: ChannelCredentials | null, options?: ChannelOptionsInit) {
@@ -255,13 +259,26 @@ export class Channel {
    * @throws the signal's reason when it aborts first; RpcError UNAVAILABLE once the channel is closed
    */
   async waitForReady(options: { signal?: AbortSignal } = {}): Promise<void> {
-    for (;;) {
-      const state = this.getState(true);
-      if (state === 'READY') return;
-      if (state === 'SHUTDOWN') throw unavailable('Cannot wait for ready: channel closed');
-      if (state === 'TRANSIENT_FAILURE') for (const c of this.#connections) c.resetBackoff();
-      await this.waitForStateChange(state, options);
+    this.#hold();
+    try {
+      for (;;) {
+        const state = this.getState(true);
+        if (state === 'READY') return;
+        if (state === 'SHUTDOWN') throw unavailable('Cannot wait for ready: channel closed');
+        if (state === 'TRANSIENT_FAILURE') for (const c of this.#connections) c.resetBackoff();
+        await this.waitForStateChange(state, options);
+      }
+    } finally {
+      this.#release();
     }
+  }
+
+  #hold(): void {
+    if (this.#pending++ === 0 && !this.#closed) (this.#holdTimer ??= setInterval(noop, 2_147_483_647)).ref();
+  }
+
+  #release(): void {
+    if (--this.#pending === 0) this.#holdTimer?.unref();
   }
 
   /** Closes the channel: its connections close and calls in flight end CANCELLED. */
@@ -270,6 +287,8 @@ export class Channel {
     this.#closed = true;
     for (const call of [...this.#calls]) call.cancel(new RpcError(StatusCode.CANCELLED, 'Channel closed'));
     for (const c of this.#connections) c.close();
+    clearInterval(this.#holdTimer);
+    this.#holdTimer = undefined;
     for (const l of [...this.#stateListeners]) l('SHUTDOWN');
     this.#stateListeners.clear();
   }
@@ -324,14 +343,24 @@ export class Channel {
     if (parent?.deadline !== undefined) deadline = Math.min(deadline, parent.deadline.getTime());
     const configured = methodConfigFor(this.#options.serviceConfig, path);
     if (configured.timeoutMs !== undefined && !forRetry) deadline = Math.min(deadline, Date.now() + configured.timeoutMs);
-    const { signal, dispose } = own !== undefined || parent !== undefined ? linkSignals([own, parent?.signal]) : { signal: undefined, dispose: noop };
+    const metadata = Metadata.from(options.metadata);
+    const compression = options.compression === undefined ? this.#options.compression : checkCompression(options.compression, 'compression');
+    const linked = own !== undefined || parent !== undefined ? linkSignals([own, parent?.signal]) : undefined;
+    // Held until the call settles (dispose), so a pending call keeps the process alive.
+    this.#hold();
+    let disposed = false;
     return {
       path,
       deadline,
-      signal,
-      dispose,
-      metadata: Metadata.from(options.metadata),
-      compression: options.compression === undefined ? this.#options.compression : checkCompression(options.compression, 'compression'),
+      signal: linked?.signal,
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        linked?.dispose();
+        this.#release();
+      },
+      metadata,
+      compression,
       waitForReady: options.waitForReady ?? configured.waitForReady ?? false,
       credentials: options.credentials,
     };

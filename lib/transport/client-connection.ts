@@ -114,6 +114,9 @@ export class Connection {
       },
     };
     const session = http2.connect(url, connectOptions);
+    // An open connection alone must not keep the process alive: the channel holds it while
+    // calls are pending.
+    session.unref();
     this.#session = session;
     const connectTimer = setTimeout(() => session.destroy(new Error('connect timeout')), Math.max(o.minConnectTimeoutMs, this.#backoffMs));
     connectTimer.unref();

@@ -298,8 +298,8 @@ describe('waits before a call starts (issue 10)', () => {
     const live = new Set<unknown>();
     const realSet = globalThis.setTimeout;
     const realClear = globalThis.clearTimeout;
-    globalThis.setTimeout = ((fn: () => void, ms?: number, ...rest: unknown[]) => {
-      const t = realSet(fn, ms, ...rest);
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+      const t = realSet(fn, ms);
       if ((ms ?? 0) >= 20_000) live.add(t);
       return t;
     }) as typeof setTimeout;
