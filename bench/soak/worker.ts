@@ -85,8 +85,8 @@ const CALLS_PER_CONNECTION = 300;
  * retired one is closed once its last call has ended, so closing never cuts a call short.
  */
 class Rotating<T> {
-  #current: { value: T; uses: number; inflight: number } | undefined;
-  readonly #live = new Set<{ value: T; uses: number; inflight: number }>();
+  #current: Entry<T> | undefined;
+  readonly #live = new Set<Entry<T>>();
 
   constructor(
     readonly make: () => T,
@@ -109,8 +109,8 @@ class Rotating<T> {
     }
   }
 
-  #retire(entry: { value: T }): void {
-    this.#live.delete(entry as { value: T; uses: number; inflight: number });
+  #retire(entry: Entry<T>): void {
+    this.#live.delete(entry);
     this.close(entry.value);
   }
 
@@ -119,6 +119,13 @@ class Rotating<T> {
     for (const entry of [...this.#live]) this.#retire(entry);
     this.#current = undefined;
   }
+}
+
+/** One client object of a {@link Rotating}, with the calls made on it and those still running. */
+interface Entry<T> {
+  readonly value: T;
+  uses: number;
+  inflight: number;
 }
 
 // ---------------------------------------------------------------------------------------------
