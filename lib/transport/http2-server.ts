@@ -42,10 +42,16 @@ interface SessionState {
   /** The socket's bytesWritten when the ping count last restarted, and pings since then. */
   writtenAtPing: number;
   pingsSinceWrite: number;
+  /** SETTINGS frames received since settingsSince (a timestamp). */
+  settingsFrames: number;
+  settingsSince: number;
+  /** GOAWAY ENHANCE_YOUR_CALM was sent; the connection is about to be torn down. */
+  calmed: boolean;
   keepaliveTimer?: NodeJS.Timeout | undefined;
   idleTimer?: NodeJS.Timeout | undefined;
   ageTimer?: NodeJS.Timeout | undefined;
   graceTimer?: NodeJS.Timeout | undefined;
+  calmTimer?: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -184,7 +190,7 @@ export class TransportServer {
       return;
     }
     const o = this.#options;
-    const state: SessionState = { activeStreams: 0, lastPingAt: 0, pingStrikes: 0, writtenAtPing: 0, pingsSinceWrite: 0 };
+    const state: SessionState = { activeStreams: 0, lastPingAt: 0, pingStrikes: 0, writtenAtPing: 0, pingsSinceWrite: 0, settingsFrames: 0, settingsSince: 0, calmed: false };
     this.#sessions.set(session, state);
     session.on('error', noop);
     session.on('close', () => this.#onSessionClose(session, state));
@@ -200,6 +206,7 @@ export class TransportServer {
       });
     });
     session.on('ping', () => this.#onPing(session, state));
+    session.on('remoteSettings', () => this.#onSettings(session, state));
 
     if (isFinite(o.keepaliveTimeMs) && o.keepaliveTimeMs > 0) {
       state.keepaliveTimer = setInterval(() => this.#sendKeepalive(session), o.keepaliveTimeMs);
@@ -273,21 +280,37 @@ export class TransportServer {
     }
     state.pingsSinceWrite++;
     const bad = state.activeStreams === 0 && !o.keepalivePermitWithoutCalls ? true : now - previous < o.minPingIntervalWithoutDataMs;
-    if (bad && ++state.pingStrikes > o.maxPingStrikes) this.#calm(session, 'too_many_pings');
+    if (bad && ++state.pingStrikes > o.maxPingStrikes) this.#calm(session, state, 'too_many_pings');
   }
 
-  // GOAWAY ENHANCE_YOUR_CALM, then the connection is torn down with that same code: close()
-  // would send a second GOAWAY saying NO_ERROR, and a peer that keeps flooding must not keep
-  // the connection (or its queue of PING ACKs) alive.
-  #calm(session: ServerHttp2Session, debug: string): void {
-    if (session.destroyed) return;
+  // A peer sends SETTINGS at the start and now and then after (window or table changes); each
+  // one costs an ACK and a round of node:http2 work. Past SETTINGS_FLOOD_FRAMES in
+  // SETTINGS_FLOOD_WINDOW_MS it is a flood (DESIGN.md §5), answered as a ping flood is.
+  #onSettings(session: ServerHttp2Session, state: SessionState): void {
+    const now = Date.now();
+    if (now - state.settingsSince > SETTINGS_FLOOD_WINDOW_MS) {
+      state.settingsSince = now;
+      state.settingsFrames = 0;
+    }
+    if (++state.settingsFrames > SETTINGS_FLOOD_FRAMES) this.#calm(session, state, 'too_many_settings');
+  }
+
+  // GOAWAY ENHANCE_YOUR_CALM, then the connection is torn down with that same code. Not
+  // close(): it would send a second GOAWAY saying NO_ERROR. Not at once either: closing a socket
+  // with unread input makes the kernel send RST, and the peer would lose the GOAWAY before
+  // reading it; CALM_LINGER_MS gives it time to, and a flooder gains nothing from that window
+  // (nghttp2 refuses new streams once the GOAWAY is out).
+  #calm(session: ServerHttp2Session, state: SessionState, debug: string): void {
+    if (state.calmed || session.destroyed) return;
+    state.calmed = true;
     try {
       session.goaway(Http2Code.ENHANCE_YOUR_CALM, undefined, Buffer.from(debug));
     } catch {
       // The session may be closing already; destroy() below still ends it.
     }
     // The Error only carries the code through destroy(); the session's 'error' listener drops it.
-    setImmediate(() => session.destroy(new Error(`Cannot keep connection: ${debug}`), Http2Code.ENHANCE_YOUR_CALM));
+    state.calmTimer = setTimeout(() => session.destroy(new Error(`Cannot keep connection: ${debug}`), Http2Code.ENHANCE_YOUR_CALM), CALM_LINGER_MS);
+    state.calmTimer.unref();
   }
 
   #goaway(session: ServerHttp2Session, code: number, debug: string): void {
@@ -301,7 +324,7 @@ export class TransportServer {
   }
 
   #onSessionClose(session: ServerHttp2Session, state: SessionState): void {
-    for (const t of [state.keepaliveTimer, state.idleTimer, state.ageTimer, state.graceTimer]) if (t !== undefined) clearTimeout(t);
+    for (const t of [state.keepaliveTimer, state.idleTimer, state.ageTimer, state.graceTimer, state.calmTimer]) if (t !== undefined) clearTimeout(t);
     this.#sessions.delete(session);
     this.#maybeClosed();
   }
@@ -341,6 +364,11 @@ export class TransportServer {
 
 // Node's timers hold at most 2^31-1 ms (about 24.8 days).
 const MAX_TIMER_MS = 2_147_483_647;
+// How long a connection told to calm down stays open so the GOAWAY can be read.
+const CALM_LINGER_MS = 500;
+// More SETTINGS frames than this within the window is a flood.
+const SETTINGS_FLOOD_FRAMES = 100;
+const SETTINGS_FLOOD_WINDOW_MS = 1000;
 // A PING frame: 9 bytes of frame header and 8 of opaque data (RFC 9113 6.7).
 const PING_ACK_BYTES = 17;
 

@@ -1,5 +1,7 @@
-"""Frame-level abuse that node:http2 clients cannot produce. Usage: h2_abuse.py HOST PORT MODE COUNT
+"""Frame-level abuse that node:http2 clients cannot produce. Usage: h2_abuse.py HOST PORT MODE COUNT [paced]
 MODE: rapid-reset (HEADERS then RST_STREAM, COUNT times), ping-flood, settings-flood.
+paced: a flood that reads the server's ACKs as it goes, never more than 50 frames ahead of them
+(without it, frames are written as fast as the socket takes them).
 Prints one JSON line: what was sent and how the server answered (GOAWAY code, bytes read)."""
 import json
 import socket
@@ -12,6 +14,8 @@ import h2.errors
 import h2.events
 
 host, port, mode, count = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+paced = len(sys.argv) > 5 and sys.argv[5] == 'paced'
+AHEAD = 50
 sock = socket.create_connection((host, port))
 sock.settimeout(2.0)
 conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
@@ -21,10 +25,11 @@ sent = 0
 goaway = None
 closed = False
 received = 0
+acks = 0
 
 
 def drain(timeout):
-    global goaway, closed, received
+    global goaway, closed, received, acks
     sock.settimeout(timeout)
     try:
         data = sock.recv(65536)
@@ -39,8 +44,10 @@ def drain(timeout):
     received += len(data)
     try:
         for event in conn.receive_data(data):
-            if isinstance(event, h2.events.ConnectionTerminated):
+            if isinstance(event, h2.events.ConnectionTerminated) and goaway is None:
                 goaway = int(event.error_code)
+            elif isinstance(event, (h2.events.PingAckReceived, h2.events.SettingsAcknowledged)):
+                acks += 1
     except Exception:
         closed = True
 
@@ -58,7 +65,11 @@ try:
             conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 65535 + (i % 100)})
         sock.sendall(conn.data_to_send())
         sent += 1
-        if i % 200 == 0:
+        if paced:
+            until = time.time() + 2.0
+            while sent - acks > AHEAD and not closed and goaway is None and time.time() < until:
+                drain(0.05)
+        elif i % 200 == 0:
             drain(0.001)
         if closed or goaway is not None:
             break

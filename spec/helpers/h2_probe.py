@@ -4,7 +4,8 @@ Usage: h2_probe.py HOST PORT SCENARIO [ARG]
   metadata SIZE        after the SETTINGS exchange, a call carrying SIZE bytes of metadata, then a small call
   metadata-early SIZE  the same, sent before the server's SETTINGS are acknowledged
   streams COUNT        COUNT calls left open, sent before the server's SETTINGS are acknowledged
-  ping-flood COUNT     COUNT PINGs on a connection holding one open call
+  ping-flood COUNT     COUNT PINGs on a connection holding one open call, reading the ACKs as they
+                       come and never more than 50 PINGs ahead of them
   graceful             one open call; once the first GOAWAY comes, opens another call as a client
                        would that sent it before the GOAWAY arrived, then finishes the first
 Prints one JSON object per line: {"event": ...}; the last line is {"event": "done", ...}.
@@ -27,6 +28,7 @@ closed = False
 streams = {}  # stream id -> {"headers": [...], "data": bytes, "rst": code}
 goaways = []
 pings = []
+ping_acks = 0
 
 
 def emit(event, **fields):
@@ -86,6 +88,9 @@ def on_frame(f):
         if 'ACK' not in f.flags:
             pings.append(bytes(f.opaque_data))
             return 'ping'
+        global ping_acks
+        ping_acks += 1
+        return 'ping-ack'
     return None
 
 
@@ -161,7 +166,9 @@ try:
             for i in range(arg):
                 send(PingFrame(0, i.to_bytes(8, 'big')))
                 sent += 1
-                if i % 100 == 0 and read_until(lambda kind, f: kind == 'goaway', 0.001):
+                if sent - ping_acks > 50:
+                    read_until(lambda kind, f: kind == 'goaway' or sent - ping_acks <= 25, 2.0)
+                if goaways or closed:
                     break
         except (BrokenPipeError, ConnectionResetError):
             pass

@@ -1,6 +1,6 @@
 import { after, before, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import http2 from 'node:http2';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
@@ -8,6 +8,21 @@ import { StatusCode, streamStreamRpcMethodHandler, unaryUnaryRpcMethodHandler } 
 import { decode, defer, encode, jsClient, startServer, type TestServer } from '../helpers/grpc.js';
 
 const probeScript = new URL('../helpers/h2_probe.py', import.meta.url).pathname;
+const abuseScript = new URL('../helpers/h2_abuse.py', import.meta.url).pathname;
+
+/**
+ * Runs h2_abuse.py: a flood that reads the server's ACKs as it goes, and the first GOAWAY code
+ * it got back. (One that writes more than 1,000 ACK-eliciting frames before reading any trips
+ * nghttp2's own outbound-queue guard first, which node:http2 answers with GOAWAY INTERNAL_ERROR.)
+ */
+function abuse(port: number, mode: string, count: number): Promise<{ sent: number; goaway: number | null; closed: boolean }> {
+  return new Promise((resolve, reject) =>
+    execFile('/usr/bin/python3', [abuseScript, '127.0.0.1', String(port), mode, String(count), 'paced'], { timeout: 30_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`h2_abuse.py failed (Debian's python3-h2 is needed): ${stderr || err.message}`));
+      else resolve(JSON.parse(stdout.trim().split('\n').pop()!) as { sent: number; goaway: number | null; closed: boolean });
+    }),
+  );
+}
 
 interface ProbeStream {
   status: string | null;
@@ -129,6 +144,7 @@ describe('streams over MAX_CONCURRENT_STREAMS', () => {
 });
 
 describe('ping floods', () => {
+  // The flood reads the PING ACKs as it goes; see abuse() for one that does not.
   it('a ping flood on a connection with a call in flight gets GOAWAY ENHANCE_YOUR_CALM, and every GOAWAY says so', async () => {
     const s = await startServer({ Hold: holdHandler, Echo: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode) });
     try {
@@ -139,6 +155,33 @@ describe('ping floods', () => {
       const client = jsClient(s.address, { Echo: 'unary' });
       assert.equal((await client.unary('Echo', 'after')).value, 'after');
       client.close();
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('SETTINGS floods', () => {
+  it('a SETTINGS flood gets GOAWAY ENHANCE_YOUR_CALM; a new connection is served', async () => {
+    const s = await startServer({ Echo: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode) });
+    try {
+      const r = await abuse(s.port, 'settings-flood', 2000);
+      assert.equal(r.goaway, http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, JSON.stringify(r));
+      assert.ok(r.sent < 2000, 'the flood was cut off');
+      const client = jsClient(s.address, { Echo: 'unary' });
+      assert.equal((await client.unary('Echo', 'after')).value, 'after');
+      client.close();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a few SETTINGS frames over a connection\'s life (window and table updates) are fine', async () => {
+    const s = await startServer({ Echo: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode) });
+    try {
+      const r = await abuse(s.port, 'settings-flood', 20);
+      assert.equal(r.goaway, null, JSON.stringify(r));
+      assert.equal(r.sent, 20);
     } finally {
       await s.close();
     }
