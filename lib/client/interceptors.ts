@@ -225,14 +225,36 @@ export class InterceptedChannel implements Invoker {
         yield* call;
       })(),
     );
+    // Pull once now, so the call starts at once as a channel's own calls do, even if the
+    // consumer iterates late or never.
+    const source = responses[Symbol.asyncIterator]();
+    const primed = source.next();
+    primed.catch(noop); // the consumer sees this failure when it iterates, or code() reports it
+    let iterating = false;
+    // Nobody reading: the status is the call's own once it ends.
+    void inner.then(async (call) => {
+      await call.code();
+      if (!iterating) ended.resolve(observe(call));
+    });
     const iterator = (async function* (): AsyncGenerator<Res> {
+      iterating = true;
+      let done = false;
       try {
-        for await (const r of responses) yield r as Res;
-        ended.resolve(await observe(inner));
+        for (let r = await primed; r.done !== true; r = await source.next()) yield r.value as Res;
+        done = true;
+        // An interceptor may answer without calling next: then the call is its own, and OK.
+        ended.resolve(innerCall === undefined ? emptyObserved() : observe(innerCall));
       } catch (err) {
+        done = true;
         const e = err instanceof RpcError ? err : new RpcError(StatusCode.UNKNOWN, String((err as Error)?.message ?? err), { cause: err });
         ended.resolve({ initialMetadata: new Metadata(), trailingMetadata: e.trailingMetadata, code: e.code, details: e.details, responseCompressed: false });
         throw e;
+      } finally {
+        if (!done) {
+          // The consumer left the loop early: that cancels the call, which then reports CANCELLED.
+          await source.return?.();
+          ended.resolve(innerCall === undefined ? cancelledObserved() : observe(innerCall));
+        }
       }
     })();
     return {
@@ -242,7 +264,7 @@ export class InterceptedChannel implements Invoker {
       details: async () => (await ended).details,
       cancel() {
         controller.abort();
-        ended.resolve({ initialMetadata: new Metadata(), trailingMetadata: new Metadata(), code: StatusCode.CANCELLED, details: 'Call cancelled', responseCompressed: false });
+        ended.resolve(cancelledObserved());
       },
       responseCompressed: () => innerCall?.responseCompressed() ?? false,
       [Symbol.asyncIterator]: () => iterator,
@@ -250,10 +272,15 @@ export class InterceptedChannel implements Invoker {
   }
 }
 
-async function observe<Res>(call: Promise<StreamingCall<Res>>): Promise<Observed> {
-  const c = await call;
+async function observe<Res>(c: StreamingCall<Res>): Promise<Observed> {
   return { initialMetadata: await c.initialMetadata(), trailingMetadata: await c.trailingMetadata(), code: await c.code(), details: await c.details(), responseCompressed: c.responseCompressed() };
 }
+
+function cancelledObserved(): Observed {
+  return { initialMetadata: new Metadata(), trailingMetadata: new Metadata(), code: StatusCode.CANCELLED, details: 'Call cancelled', responseCompressed: false };
+}
+
+function noop(): void {}
 
 function emptyObserved(): Observed {
   return { initialMetadata: new Metadata(), trailingMetadata: new Metadata(), code: StatusCode.OK, details: '', responseCompressed: false };

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { RpcError, StatusCode, insecureChannel, metadataCallCredentials, type Channel, type MetadataInit } from '../../lib/index.js';
+import { RpcError, StatusCode, insecureChannel, interceptChannel, metadataCallCredentials, type Channel, type ClientInterceptor, type MetadataInit } from '../../lib/index.js';
 import { frame } from '../helpers/raw.js';
 import { decode, defer, encode, eventually } from '../helpers/grpc.js';
 
@@ -327,5 +327,41 @@ describe('waits before a call starts (issue 10)', () => {
       globalThis.setTimeout = realSet;
       globalThis.clearTimeout = realClear;
     }
+  });
+});
+
+describe('intercepted streaming calls report their status (issue 10)', () => {
+  /** Streams "a", "b", then OK with an x-done trailer. */
+  async function twoMessages(): Promise<string> {
+    return rawServer((stream) => {
+      stream.on('data', () => undefined);
+      stream.respond(grpcResponse, { waitForTrailers: true });
+      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-done': 'yes' }));
+      stream.write(frame('a'));
+      stream.end(frame('b'));
+    });
+  }
+  const passThrough: ClientInterceptor = (details, requests, next) => next(details, requests);
+
+  it('10: code(), details() and trailingMetadata() settle when the consumer leaves the loop early', async () => {
+    const ch = interceptChannel(keep(insecureChannel(await twoMessages())), passThrough);
+    const call = ch.unaryStream('/x.Y/Z', encode, decode)('');
+    for await (const m of call) {
+      assert.equal(m, 'a');
+      break;
+    }
+    assert.equal(await within(call.code(), 2000, 'code()'), StatusCode.CANCELLED);
+    assert.equal(typeof (await within(call.details(), 2000, 'details()')), 'string');
+    await within(call.trailingMetadata(), 2000, 'trailingMetadata()');
+  });
+
+  it('10: code() and trailingMetadata() settle with the server status when the consumer never iterates', async () => {
+    const ch = interceptChannel(keep(insecureChannel(await twoMessages())), passThrough);
+    const call = ch.streamStream('/x.Y/Z', encode, decode)(['x']);
+    assert.equal(await within(call.code(), 2000, 'code()'), StatusCode.OK);
+    assert.deepEqual((await within(call.trailingMetadata(), 2000, 'trailingMetadata()')).getAll('x-done'), ['yes']);
+    const got: string[] = [];
+    for await (const m of call) got.push(m);
+    assert.deepEqual(got, ['a', 'b'], 'the messages are still there to read');
   });
 });
