@@ -127,6 +127,10 @@ describe('request metadata over grpc.max_metadata_size is refused, never served'
   });
 });
 
+// A peer that opens more streams than it has acknowledged in SETTINGS makes nghttp2 raise a
+// connection error, which node:http2 answers with GOAWAY INTERNAL_ERROR; node exposes no way to
+// make that a stream error. Streams sent before the ACK are refused one by one, and clients that
+// honour the setting (grpc-js, grpc-go) queue the rest themselves.
 describe('streams over MAX_CONCURRENT_STREAMS', () => {
   it('are reset with REFUSED_STREAM, so the client may retry them; the admitted ones are served', async () => {
     const s = await startServer({ Hold: holdHandler }, { options: { 'grpc.max_concurrent_streams': 3 } });
@@ -138,6 +142,29 @@ describe('streams over MAX_CONCURRENT_STREAMS', () => {
       assert.deepEqual(refused, [http2.constants.NGHTTP2_REFUSED_STREAM, http2.constants.NGHTTP2_REFUSED_STREAM]);
       assert.deepEqual(r.goaways, []);
     } finally {
+      await s.close();
+    }
+  });
+
+  it('a grpc-js client with ten times more calls than the limit queues them; every call succeeds', async () => {
+    const s = await startServer(
+      {
+        Echo: unaryUnaryRpcMethodHandler(async (r: string) => {
+          await new Promise((resolve) => setImmediate(resolve));
+          return r;
+        }, decode, encode),
+      },
+      { options: { 'grpc.max_concurrent_streams': 5 } },
+    );
+    const client = jsClient(s.address, { Echo: 'unary' });
+    try {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => client.unary('Echo', `call ${i}`)));
+      assert.deepEqual(
+        results.map((r) => r.value ?? r.error?.message),
+        Array.from({ length: 50 }, (_, i) => `call ${i}`),
+      );
+    } finally {
+      client.close();
       await s.close();
     }
   });
