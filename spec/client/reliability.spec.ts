@@ -145,6 +145,26 @@ describe('client reliability (issue 10)', () => {
     await assert.rejects(ch.unaryUnary('/x.Y/Z')(new Uint8Array()), (err: RpcError) => err.code === StatusCode.UNAVAILABLE);
   });
 
+  it('10: a request node:http2 refuses to send fails with an RpcError, on the unary fast path and streaming', async () => {
+    let streams = 0;
+    const address = await rawServer((stream) => {
+      streams++;
+      stream.respond(grpcResponse, { waitForTrailers: true });
+      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(frame('ok'));
+    });
+    const ch = keep(insecureChannel(address));
+    await ch.waitForReady();
+    // A connection-specific header (RFC 9113 §8.2.2) that is valid metadata: node:http2 throws at request().
+    const metadata = { 'http2-settings': 'x' };
+    await assert.rejects(ch.unaryUnary('/x.Y/Z')(new Uint8Array(), { metadata }), (err: unknown) => err instanceof RpcError && err.code === StatusCode.INTERNAL);
+    const { error } = await collect(ch.unaryStream('/x.Y/Z', encode, decode)('', { metadata }));
+    assert.ok(error instanceof RpcError, String(error));
+    assert.equal(streams, 0);
+    assert.equal(await ch.unaryUnary('/x.Y/Z', encode, decode)(''), 'ok', 'the channel still works');
+    assert.equal(streams, 1);
+  });
+
   it('10: a stream reset with REFUSED_STREAM ends UNAVAILABLE, not INTERNAL', async () => {
     const address = await rawServer((stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
     const ch = keep(insecureChannel(address));
