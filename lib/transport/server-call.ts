@@ -282,12 +282,17 @@ export class ServerCall {
     this.#wake();
     if (this.#state < FINISHED) {
       // The stream closed before we sent a status: the client reset it or the connection died.
-      const code = this.stream.rstCode;
-      const reason = code === undefined || code === 0 ? new RpcError(StatusCode.CANCELLED, 'Call cancelled: connection closed') : statusFromRstCode(code);
-      this.#cancel(reason.code === StatusCode.CANCELLED ? reason : new RpcError(StatusCode.CANCELLED, `Call cancelled: ${reason.details}`));
+      this.#cancel(this.#resetReason());
       return;
     }
     this.#runDone(this.#state === CANCELLED);
+  }
+
+  /** Why the call ends when the client resets the stream or the connection is lost. */
+  #resetReason(): RpcError {
+    const code = this.stream.rstCode;
+    const reason = code === undefined || code === 0 ? new RpcError(StatusCode.CANCELLED, 'Call cancelled: connection closed') : statusFromRstCode(code);
+    return reason.code === StatusCode.CANCELLED ? reason : new RpcError(StatusCode.CANCELLED, `Call cancelled: ${reason.details}`);
   }
 
   #runDone(cancelled: boolean): void {
@@ -405,9 +410,10 @@ export class ServerCall {
           continue;
         }
         if (stream.readableEnded) {
-          // The requests end as soon as the client half-closes. grpc-js cancels by half-closing
-          // and then resetting, so a handler may see the end first; the reset still aborts its
-          // signal (and fails its writes) while it works, and it can never send OK after it.
+          // A node:http2 client cancels with END_STREAM then RST_STREAM (see halfCloseReset);
+          // a reset later than that still aborts the signal of a handler that is running.
+          if (this.#state < FINISHED && (await halfCloseReset(stream)) && this.#state < FINISHED) this.#cancel(this.#resetReason());
+          if (this.#state === CANCELLED) throw abortError(this.#abortReason);
           decoder?.end();
           return;
         }
@@ -573,6 +579,42 @@ function guard(operation: () => void): void {
   } catch {
     // see above: the 'close' listener reports the end of the call
   }
+}
+
+/**
+ * Whether the half-close of a stream was in fact the first half of a cancel.
+ *
+ * node:http2 clients (grpc-js among them, and ours) cancel with `Http2Stream.close(code)`,
+ * which ends the writable side first: the server reads END_STREAM, and the RST_STREAM in a
+ * later read, within one turn of its event loop (spec/server/reliability.spec.ts pins this).
+ * Ending the request iterator at END_STREAM would make such a cancel look like a client that
+ * finished sending (DESIGN.md §1), so this waits for the reset, or for one full poll phase of
+ * the event loop without one: two `setImmediate` turns, the first of which may run before the
+ * loop polls the socket again. A reset already seen resolves at once.
+ * @returns true when the client reset the stream
+ * @internal
+ */
+export function halfCloseReset(stream: ServerHttp2Stream): Promise<boolean> {
+  if (isReset(stream)) return Promise.resolve(true);
+  if (stream.closed || stream.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let immediate = setImmediate(() => {
+      immediate = setImmediate(done);
+    });
+    function done(): void {
+      clearImmediate(immediate);
+      stream.off('aborted', done);
+      stream.off('close', done);
+      resolve(isReset(stream));
+    }
+    stream.once('aborted', done);
+    stream.once('close', done);
+  });
+}
+
+// 'aborted' is set as node:http2 handles the RST_STREAM; 'close' follows on a later tick.
+function isReset(stream: ServerHttp2Stream): boolean {
+  return stream.aborted || (stream.closed && stream.rstCode !== undefined && stream.rstCode !== 0);
 }
 
 /** A header that may have arrived more than once, joined as HTTP joins lists. @internal */
