@@ -30,7 +30,12 @@ import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsIni
 
 /** Options of {@link server} (grpcio's `grpc.server(...)` arguments, camelCase). */
 export interface ServerConfig {
-  /** Bounds how many handlers run at once; further RPCs wait in order (grpcio's thread pool). Unbounded when omitted. */
+  /**
+   * Bounds how many handlers run at once; further RPCs wait in order (grpcio's thread pool), at
+   * most `maxQueued` of them (default 1000), and one more is answered `RESOURCE_EXHAUSTED`. A
+   * unary request is read whole before its RPC takes a worker or a place in the queue.
+   * Unbounded when omitted.
+   */
   readonly executor?: ExecutorOptions;
   /** Generic handlers to register at once, as `addGenericRpcHandlers` would. */
   readonly handlers?: readonly GenericRpcHandler[];
