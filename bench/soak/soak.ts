@@ -17,12 +17,13 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
 
 /**
- * How much server RSS after GC may grow across the second half of a run, in bytes; the slope
- * bound is this divided by the half's length. RSS moves in steps of a few MB as the allocator
- * keeps or returns pages, whatever the run's length (a flat 60 s run here shows steps of 2-4 MB
- * and a least-squares slope of up to ~120 KiB/s), so the allowance is an amount, not a rate:
- * 8 MiB over 5 s (a 10 s run) is 1.6 MiB/s, over 30 s (a 60 s run) 273 KiB/s. The mix runs
- * about 1,000 calls a second, so a leak of 1 KiB per call climbs ~1 MB/s and fails a 60 s run.
+ * How much server RSS after GC may grow across the second half of a run, in bytes; the bound
+ * on the slope of its floor ({@link floorOf}) is this divided by the half's length. RSS moves
+ * in steps of a few MB as the allocator keeps or returns pages, whatever the run's length, so
+ * the allowance is an amount, not a rate: 8 MiB over 5 s (a 10 s run) is 1.6 MiB/s, over 30 s
+ * (a 60 s run) 273 KiB/s. Flat runs here stay under 400 KiB/s (10 s) and 70 KiB/s (60 s). The
+ * mix runs about 1,000 calls a second, so a leak of 1 KiB per call climbs ~1 MB/s and fails a
+ * 60 s run.
  */
 export const RSS_GROWTH_BOUND = 8 * 1024 * 1024;
 
@@ -78,7 +79,7 @@ export interface SoakResult {
   readonly samples: readonly TimedSample[];
   /** Server memory after GC once the clients were done and every call had ended. */
   readonly idle: MemorySample;
-  /** Least-squares slopes over the second half of the run, in bytes per second. */
+  /** Least-squares slopes of the floor ({@link floorOf}) of the second half of the run, in bytes per second. */
   readonly rssSlope: number;
   readonly heapSlope: number;
   /** The bounds those slopes were held to, in bytes per second ({@link RSS_GROWTH_BOUND}, {@link HEAP_GROWTH_BOUND}). */
@@ -112,6 +113,29 @@ export function slope(points: ReadonlyArray<readonly [number, number]>): number 
   return den === 0 ? 0 : num / den;
 }
 
+/** Slices of the second half whose lowest sample makes one point of the floor ({@link floorOf}). */
+export const FLOOR_SLICES = 5;
+
+/**
+ * The floor of a series: its lowest sample in each of `slices` equal slices of `[from, to]`,
+ * as `[t, value]` points. Memory after GC still shows spikes of 10-20 MB of RSS that come and
+ * go within a second or two (native buffers of connections being torn down); a leak raises the
+ * floor under them, steadily, and the floor is what the slope is fitted to.
+ */
+export function floorOf(samples: readonly TimedSample[], value: (s: TimedSample) => number, from: number, to: number, slices = FLOOR_SLICES): Array<[number, number]> {
+  const points: Array<[number, number]> = [];
+  const width = (to - from) / slices;
+  for (let k = 0; k < slices; k++) {
+    let lowest: TimedSample | undefined;
+    for (const sample of samples) {
+      const inSlice = sample.t >= from + k * width && (sample.t < from + (k + 1) * width || (k === slices - 1 && sample.t <= to));
+      if (inSlice && (lowest === undefined || value(sample) < value(lowest))) lowest = sample;
+    }
+    if (lowest !== undefined) points.push([lowest.t, value(lowest)]);
+  }
+  return points;
+}
+
 /** The soak server's child process, driven over its stdin/stdout control lines. */
 export class SoakServer {
   readonly #child: ChildProcess;
@@ -121,10 +145,10 @@ export class SoakServer {
   /** Spawns `bench/soak/server.ts` with `args`. */
   constructor(args: readonly string[] = []) {
     // RSS should follow live memory, not the sizing heuristics of V8 and glibc, so a leak is
-    // not lost among steps of 10-20 MB that come and go: a young generation of fixed size (V8
-    // otherwise grows it with the allocation rate), and malloc thresholds pinned (glibc
-    // otherwise raises its mmap threshold as large buffers are freed, moving them in and out
-    // of the heap) with few arenas.
+    // not lost among steps of 10-20 MB: a young generation of fixed size (V8 otherwise grows
+    // it with the allocation rate; the server touches all of it before its baseline), and
+    // malloc thresholds pinned (glibc otherwise raises its mmap threshold as large buffers are
+    // freed, moving them in and out of the heap) with few arenas.
     const v8 = ['--expose-gc', '--min-semi-space-size=16', '--max-semi-space-size=16'];
     const malloc = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '131072' };
     this.#child = spawn(process.execPath, [...v8, '--import', 'tsx', here('./server.ts'), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...malloc } });
@@ -259,15 +283,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         if (observed !== tally.expected) unexpected.push({ action, expected: tally.expected, observed, count });
       }
     }
-    const late = samples.filter((s) => s.t >= warmupSeconds + seconds / 2);
-    const rssSlope = slope(late.map((s) => [s.t, s.rss]));
-    const heapSlope = slope(late.map((s) => [s.t, s.heapUsed]));
+    const half = warmupSeconds + seconds / 2;
+    const rssFloor = floorOf(samples, (s) => s.rss, half, total);
+    const heapFloor = floorOf(samples, (s) => s.heapUsed, half, total);
+    const rssSlope = slope(rssFloor);
+    const heapSlope = slope(heapFloor);
     const rssBound = RSS_GROWTH_BOUND / (seconds / 2);
     const heapBound = HEAP_GROWTH_BOUND / (seconds / 2);
 
     const failures: string[] = [];
     for (const u of unexpected) failures.push(`${u.count} × "${u.action}" ended ${u.observed}, expected ${u.expected}`);
-    if (late.length < 3) failures.push(`only ${late.length} memory samples in the second half`);
+    if (rssFloor.length < 3) failures.push(`only ${rssFloor.length} of ${FLOOR_SLICES} slices of the second half have a memory sample`);
     if (rssSlope > rssBound) failures.push(`RSS after GC grew ${kb(rssSlope)} KiB/s over the second half (bound ${kb(rssBound)} KiB/s)`);
     if (heapSlope > heapBound) failures.push(`heap after GC grew ${kb(heapSlope)} KiB/s over the second half (bound ${kb(heapBound)} KiB/s)`);
     if (stats.active !== 0) failures.push(`${stats.active} calls still active on the server after every client was done`);
@@ -300,7 +326,7 @@ export function formatSummary(r: SoakResult): string {
   if (Object.keys(r.stats.handlerErrors).length > 0) out.push(`onHandlerError calls: ${JSON.stringify(r.stats.handlerErrors)}`);
   out.push(`RSS after GC (MB): start ${mb(r.baseline.rss)}; samples ${r.samples.map((s) => `${s.t.toFixed(0)}s ${mb(s.rss)}`).join(', ')}; idle after ${mb(r.idle.rss)}`);
   out.push(`heap after GC (MB): start ${mb(r.baseline.heapUsed)}; idle after ${mb(r.idle.heapUsed)}`);
-  out.push(`slope over the second half: RSS ${kb(r.rssSlope)} KiB/s (bound ${kb(r.rssBound)}), heap ${kb(r.heapSlope)} KiB/s (bound ${kb(r.heapBound)})`);
+  out.push(`slope of the floor over the second half: RSS ${kb(r.rssSlope)} KiB/s (bound ${kb(r.rssBound)}), heap ${kb(r.heapSlope)} KiB/s (bound ${kb(r.heapBound)})`);
   out.push(`handles: before serving [${r.handles.baseline.join(', ')}], after stop [${r.handles.after.join(', ')}], left over ${JSON.stringify(r.handles.leftover)}`);
   out.push(r.failures.length === 0 ? 'PASS' : `FAIL\n  ${r.failures.join('\n  ')}`);
   return out.join('\n');

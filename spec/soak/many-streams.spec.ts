@@ -17,7 +17,7 @@ const CONNECTIONS = 12;
  * How close to the baseline the server's memory after GC must come back once every stream is
  * cancelled. The V8 heap is exact enough for a tight bound: within 2 MiB of the baseline, where
  * 10,000 open streams hold about 60 MB of it. RSS does not return to its baseline, and is not
- * expected to: the allocator keeps the pages it freed (about 130 MB go up, 40-70 MB come back
+ * expected to: the allocator keeps the pages it freed (about 100 MB go up, 40-70 MB come back
  * here). What it must do is reuse them: a second round of 10,000 streams may not take RSS more
  * than 8 MiB past the first round's peak, nor leave it more than 8 MiB above the first round's
  * end. A leak of 1 KiB per stream would add 10 MB a round and fail both.
