@@ -9,7 +9,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { RpcError, StatusCode, insecureChannel, interceptChannel, metadataCallCredentials, type Channel, type ClientInterceptor, type MetadataInit } from '../../lib/index.js';
+import type * as grpc from '@grpc/grpc-js';
 import { frame } from '../helpers/raw.js';
+import { startJsServer, type JsHandler } from '../helpers/js-server.js';
 import { decode, defer, encode, eventually } from '../helpers/grpc.js';
 
 const cleanup: Array<() => unknown> = [];
@@ -383,5 +385,28 @@ describe('intercepted streaming calls report their status (issue 10)', () => {
     const got: string[] = [];
     for await (const m of call) got.push(m);
     assert.deepEqual(got, ['a', 'b'], 'the messages are still there to read');
+  });
+});
+
+describe('against a @grpc/grpc-js server (issue 10)', () => {
+  it('10: a grpc-js server shut down in the middle of a stream ends the call UNAVAILABLE', async () => {
+    const wrote = defer();
+    const js = await startJsServer({
+      Watch: [
+        'serverStream',
+        ((call: grpc.ServerWritableStream<string, string>) => {
+          call.write('first', () => wrote.resolve());
+        }) as JsHandler,
+      ],
+    });
+    cleanup.push(() => js.server.forceShutdown());
+    const ch = keep(insecureChannel(js.address));
+    const call = ch.unaryStream('/test.Svc/Watch', encode, decode)('watch');
+    const result = collect(call);
+    await within(wrote, 2000, 'the server to write');
+    js.server.forceShutdown();
+    const { got, error } = await within(result, 2000, 'the call to end');
+    assert.deepEqual(got, ['first']);
+    assert.equal((error as RpcError).code, StatusCode.UNAVAILABLE);
   });
 });
