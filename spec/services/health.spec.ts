@@ -1,6 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import { server, type Server } from '../../lib/index.js';
 import { HealthServicer, ServingStatus, addHealthServicer } from '../../lib/services/health/index.js';
@@ -119,5 +123,103 @@ describe('health service (grpc.health.v1)', () => {
     health.set('', ServingStatus.SERVING);
     assert.equal(await check(''), ServingStatus.NOT_SERVING);
     assert.equal(await check('demo.Svc'), ServingStatus.NOT_SERVING);
+  });
+});
+
+// grpc/grpc-proto grpc/health/v1/health.proto as of the List RPC (gRFC A90), written out for
+// @grpc/proto-loader so a stock grpc-js client calls our server through it.
+const HEALTH_PROTO = `
+syntax = "proto3";
+package grpc.health.v1;
+message HealthCheckRequest { string service = 1; }
+message HealthCheckResponse {
+  enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; }
+  ServingStatus status = 1;
+}
+message HealthListRequest {}
+message HealthListResponse { map<string, HealthCheckResponse> statuses = 1; }
+service Health {
+  rpc Check(HealthCheckRequest) returns (HealthCheckResponse);
+  rpc List(HealthListRequest) returns (HealthListResponse);
+  rpc Watch(HealthCheckRequest) returns (stream HealthCheckResponse);
+}
+`;
+
+interface LoadedHealth extends grpc.Client {
+  Check(request: { service: string }, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
+  List(request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res?: { statuses: Record<string, { status: string }> }) => void): void;
+  Watch(request: { service: string }): grpc.ClientReadableStream<{ status: string }>;
+}
+
+describe('health service called by grpc-js through proto-loader over health.proto', () => {
+  let srv: Server;
+  let health: HealthServicer;
+  let client: LoadedHealth;
+  let dir: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'health-proto-'));
+    writeFileSync(join(dir, 'health.proto'), HEALTH_PROTO);
+    const definition = protoLoader.loadSync('health.proto', { includeDirs: [dir], enums: String, defaults: true });
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
+    srv = server();
+    health = new HealthServicer();
+    addHealthServicer(srv, health);
+    const port = await srv.addInsecurePort('127.0.0.1:0');
+    await srv.start();
+    client = new pkg.grpc.health.v1.Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as LoadedHealth;
+  });
+  after(async () => {
+    client.close();
+    await srv.stop(null);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const list = (): Promise<Record<string, string>> =>
+    new Promise((resolve, reject) =>
+      client.List({}, { deadline: Date.now() + 5000 }, (err, res) =>
+        err ? reject(err) : resolve(Object.fromEntries(Object.entries(res!.statuses).map(([name, value]) => [name, value.status]))),
+      ),
+    );
+
+  it('List answers every registered service, the whole server included, with its status', async () => {
+    health.set('a.Svc', ServingStatus.SERVING);
+    health.set('b.Svc', ServingStatus.NOT_SERVING);
+    health.set('c.Svc', ServingStatus.UNKNOWN);
+    assert.deepEqual(await list(), { '': 'SERVING', 'a.Svc': 'SERVING', 'b.Svc': 'NOT_SERVING', 'c.Svc': 'UNKNOWN' });
+  });
+
+  it('Check answers the status set last', async () => {
+    health.set('b.Svc', ServingStatus.SERVING);
+    const status = await new Promise<string>((resolve, reject) =>
+      client.Check({ service: 'b.Svc' }, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res!.status))),
+    );
+    assert.equal(status, 'SERVING');
+  });
+
+  it('Watch of an unknown service answers SERVICE_UNKNOWN and keeps the call open until the service is set', async () => {
+    const call = client.Watch({ service: 'late.Svc' });
+    const seen: string[] = [];
+    const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    call.on('error', () => undefined); // the CANCELLED below; its status is checked
+    await new Promise<void>((resolve) =>
+      call.on('data', (res: { status: string }) => {
+        seen.push(res.status);
+        if (seen.length === 1) health.set('late.Svc', ServingStatus.SERVING);
+        else resolve();
+      }),
+    );
+    call.cancel();
+    assert.deepEqual(seen, ['SERVICE_UNKNOWN', 'SERVING']);
+    assert.equal((await ended).code, grpc.status.CANCELLED);
+  });
+
+  it('List answers up to 100 services and fails RESOURCE_EXHAUSTED over that, as health.proto says', async () => {
+    // Fill up to 100, the most List answers, counting what the tests above registered.
+    const registered = Object.keys(await list()).length;
+    for (let i = registered; i < 100; i++) health.set(`bulk${i}.Svc`, ServingStatus.SERVING);
+    assert.equal(Object.keys(await list()).length, 100);
+    health.set('one.More', ServingStatus.SERVING);
+    await assert.rejects(list(), (err: grpc.ServiceError) => err.code === grpc.status.RESOURCE_EXHAUSTED);
   });
 });

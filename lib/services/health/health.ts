@@ -8,84 +8,32 @@ import {
   type ServiceRpcHandler,
   type ServicerContext,
 } from '../../server/index.js';
+import {
+  ServingStatus,
+  decodeHealthCheckRequest,
+  decodeHealthListRequest,
+  encodeHealthCheckResponse,
+  encodeHealthListResponse,
+  type HealthCheckRequest,
+  type HealthCheckResponse,
+  type HealthListResponse,
+} from './codec.js';
 
-// doc/health-checking.md: service grpc.health.v1.Health with Check (unary) and Watch (server
-// streaming). HealthCheckRequest { string service = 1; }, HealthCheckResponse { ServingStatus
-// status = 1; }. The two messages are small enough to encode here by hand.
-
-/** A HealthCheckRequest: which service to report on. */
-export interface HealthCheckRequest {
-  /** The full service name, or `''` for the whole server. */
-  readonly service: string;
-}
-
-/** A HealthCheckResponse: the service's status. */
-export interface HealthCheckResponse {
-  /** The service's status. */
-  readonly status: ServingStatus;
-}
-
-/** A service's health, as `grpc.health.v1.HealthCheckResponse.ServingStatus`. */
-export const ServingStatus = {
-  /** Not known yet. */
-  UNKNOWN: 0,
-  /** Serving requests. */
-  SERVING: 1,
-  /** Not serving requests. */
-  NOT_SERVING: 2,
-  /** Used only by Watch: the service is not registered with the health servicer. */
-  SERVICE_UNKNOWN: 3,
-} as const;
-
-/** One of the values of {@link ServingStatus}. */
-export type ServingStatus = (typeof ServingStatus)[keyof typeof ServingStatus];
+// doc/health-checking.md and grpc/grpc-proto grpc/health/v1/health.proto: service
+// grpc.health.v1.Health with Check (unary), List (unary, gRFC A90) and Watch (server streaming).
 
 /** The full name of the health service. */
 export const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
 
-/** Decodes a HealthCheckRequest: the service name (field 1), other fields skipped. @internal */
-export function decodeHealthCheckRequest(bytes: Uint8Array): HealthCheckRequest {
-  let service = '';
-  let i = 0;
-  const varint = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (i >= bytes.length) throw new RangeError('Cannot decode HealthCheckRequest: truncated varint');
-      const b = bytes[i++]!;
-      if (shift < 28) result |= (b & 0x7f) << shift;
-      else result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7;
-      if (shift > 63) throw new RangeError('Cannot decode HealthCheckRequest: varint too long');
-    }
-  };
-  while (i < bytes.length) {
-    const tag = varint();
-    const wire = tag & 7;
-    if (wire === 0) varint();
-    else if (wire === 1) i += 8;
-    else if (wire === 5) i += 4;
-    else if (wire === 2) {
-      const length = varint();
-      if (i + length > bytes.length) throw new RangeError('Cannot decode HealthCheckRequest: truncated field');
-      if (tag >>> 3 === 1) service = Buffer.from(bytes.buffer, bytes.byteOffset + i, length).toString('utf8');
-      i += length;
-    } else throw new RangeError(`Cannot decode HealthCheckRequest: wire type ${wire}`);
-  }
-  if (i > bytes.length) throw new RangeError('Cannot decode HealthCheckRequest: truncated field');
-  return { service };
-}
-
-/** Encodes a HealthCheckResponse. @internal */
-export function encodeHealthCheckResponse(response: HealthCheckResponse): Uint8Array {
-  // proto3 leaves a zero enum out.
-  return response.status === 0 ? new Uint8Array(0) : Uint8Array.of(0x08, response.status);
-}
+/**
+ * The most services `List` answers; over it the call fails RESOURCE_EXHAUSTED (health.proto, List:
+ * "The maximum number of services to return is 100").
+ */
+export const HEALTH_LIST_LIMIT = 100;
 
 /**
  * The health service (grpcio-health-checking's `HealthServicer`): keeps each service's status
- * and answers `Check` and `Watch`. The empty service name `''` stands for the whole server.
+ * and answers `Check`, `List` and `Watch`. The empty service name `''` stands for the whole server.
  *
  * Watchers get the current status at once and every change after; a watcher that does not
  * read is sent only the newest status when it reads again, so a slow watcher costs no memory.
@@ -149,6 +97,21 @@ export class HealthServicer {
   }
 
   /**
+   * The `List` method: every service with its status, the whole server (`''`) included. The
+   * answer is a snapshot; services may be added later (health.proto, List).
+   * @returns the response
+   * @throws RpcError RESOURCE_EXHAUSTED when more than {@link HEALTH_LIST_LIMIT} services are known
+   */
+  list(): HealthListResponse {
+    if (this.#statuses.size > HEALTH_LIST_LIMIT) {
+      throw new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Cannot list health statuses: ${this.#statuses.size} services are over the limit of ${HEALTH_LIST_LIMIT}`);
+    }
+    const statuses = new Map<string, HealthCheckResponse>();
+    for (const [service, status] of this.#statuses) statuses.set(service, { status });
+    return { statuses };
+  }
+
+  /**
    * The `Watch` method: the current status at once, then each change, until the call ends.
    * @param request - the decoded request
    * @param context - the call's context; its signal ends the watch
@@ -194,6 +157,7 @@ export class HealthServicer {
 export function healthHandler(servicer: HealthServicer): ServiceRpcHandler {
   return methodHandlersGenericHandler(HEALTH_SERVICE_NAME, {
     Check: unaryUnaryRpcMethodHandler((request: HealthCheckRequest) => servicer.check(request), decodeHealthCheckRequest, encodeHealthCheckResponse),
+    List: unaryUnaryRpcMethodHandler(() => servicer.list(), decodeHealthListRequest, encodeHealthListResponse),
     Watch: unaryStreamRpcMethodHandler(
       (request: HealthCheckRequest, context) => servicer.watch(request, context),
       decodeHealthCheckRequest,

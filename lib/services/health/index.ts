@@ -1,5 +1,6 @@
 /**
- * The standard health service, `grpc.health.v1.Health` (doc/health-checking.md).
+ * The standard health service, `grpc.health.v1.Health` (doc/health-checking.md): the server side
+ * (`Check`, `List`, `Watch`) and a client (check once, list, watch with reconnects).
  *
  * @example
  * ```ts
@@ -13,12 +14,5 @@
  * ```
  * @packageDocumentation
  */
-export {
-  HealthServicer,
-  ServingStatus,
-  HEALTH_SERVICE_NAME,
-  addHealthServicer,
-  healthHandler,
-  type HealthCheckRequest,
-  type HealthCheckResponse,
-} from './health.js';
+export { HealthServicer, HEALTH_SERVICE_NAME, HEALTH_LIST_LIMIT, addHealthServicer, healthHandler } from './health.js';
+export { ServingStatus, type HealthCheckRequest, type HealthCheckResponse, type HealthListResponse } from './codec.js';
