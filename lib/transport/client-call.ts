@@ -341,6 +341,15 @@ export class ClientCall {
       this.#decoder.end();
     } catch (err) {
       this.cancel(err as RpcError);
+      return;
+    }
+    const stream = this.#stream;
+    if (stream.rstCode !== undefined && !stream.destroyed) {
+      // The stream is closed on the wire, but node:http2 holds 'close' back while request bytes
+      // wait for a window that will never open (a reset before the server read them): settle
+      // now and drop them.
+      this.#onClose();
+      if (stream.writableLength > 0) stream.destroy();
     }
   }
 
@@ -350,16 +359,17 @@ export class ClientCall {
     let status = this.#receivedStatus;
     if (status === undefined) {
       const rst = this.#stream.rstCode;
-      if (rst === Http2Code.CANCEL && this.#session.destroyed) {
-        // The connection went away mid-call (node:http2 closes its streams with CANCEL): the
-        // peer is gone, which is UNAVAILABLE and retryable (doc/statuscodes.md), not CANCELLED.
+      if (rst === undefined || (this.#session.destroyed && rst !== Http2Code.REFUSED_STREAM)) {
+        // The connection went away mid-call (node:http2 then closes its streams with CANCEL):
+        // the peer is gone, which is UNAVAILABLE and retryable (doc/statuscodes.md), not CANCELLED.
         status = { code: StatusCode.UNAVAILABLE, details: 'Connection closed before the call received a status', metadata: new Metadata() };
-      } else if (rst !== undefined && rst !== Http2Code.NO_ERROR) {
+      } else if (rst === Http2Code.NO_ERROR) {
+        // PROTOCOL-HTTP2.md, Errors: RST_STREAM NO_ERROR (or an end) before the trailers is INTERNAL.
+        status = { code: StatusCode.INTERNAL, details: 'Stream ended without a status (RST_STREAM NO_ERROR or no trailers)', metadata: new Metadata() };
+      } else {
         const err = statusFromRstCode(rst);
         if (rst === Http2Code.REFUSED_STREAM && !this.#committed) this.refused = true;
         status = { code: err.code, details: err.details, metadata: new Metadata() };
-      } else {
-        status = { code: StatusCode.UNAVAILABLE, details: 'Connection closed before the call received a status', metadata: new Metadata() };
       }
     }
     // Messages still inflating come first; the status stands once they are done.

@@ -167,6 +167,15 @@ describe('client reliability (issue 10)', () => {
     assert.equal(streams, 1);
   });
 
+  it('10: RST_STREAM(NO_ERROR) before the trailers ends the call INTERNAL, also while a large request waits for its window', async () => {
+    const address = await rawServer((stream) => {
+      stream.respond(grpcResponse);
+      stream.close(http2.constants.NGHTTP2_NO_ERROR); // never reads the request
+    });
+    const ch = keep(insecureChannel(address));
+    await assert.rejects(within(ch.unaryUnary('/x.Y/Z')(new Uint8Array(300_000), { timeout: 5 }), 2000, 'the call to end'), (err: RpcError) => err.code === StatusCode.INTERNAL);
+  });
+
   it('10: a stream reset with REFUSED_STREAM ends UNAVAILABLE, not INTERNAL', async () => {
     const address = await rawServer((stream) => stream.close(http2.constants.NGHTTP2_REFUSED_STREAM));
     const ch = keep(insecureChannel(address));
