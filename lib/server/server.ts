@@ -5,6 +5,7 @@ import {
   isUnexpectedError,
   toRpcError,
   parseGrpcTimeout,
+  splitMethodPath,
   type Compression,
   type ServiceDefinition,
 } from '../protocol/index.js';
@@ -24,6 +25,7 @@ import {
   type HandlerCallDetails,
   type AnyRpcMethodHandler,
   type RpcMethodHandler,
+  type ServiceRpcHandler,
 } from './handlers.js';
 import { checkInterceptors, composeInterceptors, type Continuation, type InterceptedHandler, type ServerInterceptor } from './interceptors.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInit } from './options.js';
@@ -93,6 +95,7 @@ export class Server {
   readonly #transport: TransportServer;
   readonly #registered = new Map<string, AnyHandler>();
   readonly #generic: GenericRpcHandler[] = [];
+  readonly #services = new Map<string, ServiceDefinition | undefined>();
   readonly #interceptors: ServerInterceptor[];
   readonly #resolve: Continuation | undefined;
   readonly #executor: Executor | undefined;
@@ -139,7 +142,23 @@ export class Server {
         throw new TypeError('Cannot add handlers: each generic handler needs a service(handlerCallDetails) method');
       }
       this.#generic.push(h);
+      const named = (h as Partial<ServiceRpcHandler>).serviceName;
+      if (typeof named === 'function') this.#noteService(named.call(h), undefined);
     }
+  }
+
+  /**
+   * The services registered so far, by full name in registration order, each with the definition
+   * it was added with by {@link Server.addService} (`undefined` for method handlers and named
+   * generic handlers). Server reflection lists and describes these.
+   * @returns a snapshot of the registered services
+   */
+  registeredServices(): ReadonlyMap<string, ServiceDefinition | undefined> {
+    return new Map(this.#services);
+  }
+
+  #noteService(name: string, definition: ServiceDefinition | undefined): void {
+    if (definition !== undefined || !this.#services.has(name)) this.#services.set(name, definition);
   }
 
   /**
@@ -152,6 +171,7 @@ export class Server {
   addRegisteredMethodHandlers(serviceName: string, methodHandlers: Readonly<Record<string, AnyRpcMethodHandler>>): void {
     this.#checkNotStarted('add handlers');
     if (typeof serviceName !== 'string' || serviceName === '') throw new TypeError('Cannot add handlers: service name must be a non-empty string');
+    this.#noteService(serviceName, undefined);
     for (const [method, handler] of Object.entries(methodHandlers)) {
       this.#registered.set(`/${serviceName}/${method}`, checkMethodHandler(handler, `method "${serviceName}/${method}"`));
     }
@@ -178,6 +198,9 @@ export class Server {
     this.#checkNotStarted('add service');
     if (typeof definition !== 'object' || definition === null) throw new TypeError('Cannot add service: definition must be an object');
     const impl = implementation as Record<string, unknown>;
+    const first = Object.values(definition)[0];
+    const service = first === undefined ? undefined : splitMethodPath(first.path)?.service;
+    if (service !== undefined) this.#noteService(service, definition);
     for (const [name, method] of Object.entries(definition)) {
       const candidates = [name, lowerCamel(name), method.originalName].filter((n): n is string => n !== undefined);
       const key = candidates.find((n) => impl[n] !== undefined);
