@@ -72,13 +72,25 @@ export async function listHealth(channel: HealthInvoker, options?: CallOptions):
  * ±`jitter` (a fraction).
  */
 export interface HealthWatchBackoff {
-  /** @default 1000 */
+  /**
+   * The first wait, in milliseconds.
+   * @default 1000
+   */
   readonly initialMs?: number;
-  /** @default 1.6 */
+  /**
+   * How much longer each next wait is, at least 1.
+   * @default 1.6
+   */
   readonly multiplier?: number;
-  /** @default 0.2 */
+  /**
+   * How much each wait is randomised, as a fraction in [0, 1).
+   * @default 0.2
+   */
   readonly jitter?: number;
-  /** @default 120000 */
+  /**
+   * The longest wait, in milliseconds.
+   * @default 120000
+   */
   readonly maxMs?: number;
 }
 
