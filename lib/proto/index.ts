@@ -10,3 +10,4 @@
  */
 export { loadProto, ProtoLoadError, type LoadProtoOptions, type MessageType, type ProtoNamespace } from './load.js';
 export { generateTypeScript, type GenerateOptions, type GeneratedFile } from './codegen.js';
+export { fileDescriptorsOf, FILE_DESCRIPTORS } from './descriptor.js';

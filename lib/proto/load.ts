@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import protobuf from 'protobufjs';
 import type { MethodDefinition, ServiceDefinition } from '../protocol/index.js';
+import { FILE_DESCRIPTORS, buildFileDescriptors, protoFileName, withDependencies, type FileDescriptorEntry } from './descriptor.js';
 
 /** How `.proto` files are loaded and how messages look in JavaScript (as `@grpc/proto-loader` takes them). */
 export interface LoadProtoOptions {
@@ -68,7 +69,9 @@ function messageType(type: protobuf.Type, convert: protobuf.IConversionOptions):
   };
 }
 
-function serviceDefinition(service: protobuf.Service, convert: protobuf.IConversionOptions): ServiceDefinition {
+type Descriptors = (service: protobuf.Service) => readonly Uint8Array[];
+
+function serviceDefinition(service: protobuf.Service, convert: protobuf.IConversionOptions, descriptors: Descriptors): ServiceDefinition {
   const name = service.fullName.replace(/^\./, '');
   const definition: Record<string, MethodDefinition<Record<string, unknown>, Record<string, unknown>>> = {};
   for (const method of service.methodsArray) {
@@ -86,19 +89,21 @@ function serviceDefinition(service: protobuf.Service, convert: protobuf.IConvers
       originalName: method.name.charAt(0).toLowerCase() + method.name.slice(1),
     };
   }
+  // For server reflection, built on first use; non-enumerable, so the methods are all a spread sees.
+  Object.defineProperty(definition, FILE_DESCRIPTORS, { value: () => descriptors(service) });
   return definition;
 }
 
 // Packages become nested objects; a message's nested types sit beside it as `Outer.Inner`.
-function walk(ns: protobuf.NamespaceBase, convert: protobuf.IConversionOptions, into: Record<string, unknown>, prefix = ''): void {
+function walk(ns: protobuf.NamespaceBase, convert: protobuf.IConversionOptions, descriptors: Descriptors, into: Record<string, unknown>, prefix = ''): void {
   for (const child of ns.nestedArray) {
     const key = prefix + child.name;
-    if (child instanceof protobuf.Service) into[key] = serviceDefinition(child, convert);
+    if (child instanceof protobuf.Service) into[key] = serviceDefinition(child, convert, descriptors);
     else if (child instanceof protobuf.Type) {
       into[key] = messageType(child, convert);
-      walk(child, convert, into, `${key}.`);
+      walk(child, convert, descriptors, into, `${key}.`);
     } else if (child instanceof protobuf.Namespace) {
-      walk(child, convert, (into[key] ??= {}) as Record<string, unknown>);
+      walk(child, convert, descriptors, (into[key] ??= {}) as Record<string, unknown>);
     }
   }
 }
@@ -144,7 +149,9 @@ export function loadRoot(files: string | readonly string[], options: { includeDi
  * Loads `.proto` files into service definitions and message types (the counterpart of
  * `@grpc/proto-loader` plus `grpc.loadPackageDefinition`). Google's well-known types
  * (`google/protobuf/timestamp.proto`, `duration`, `any`, `struct`, `empty`, `wrappers`, ...)
- * resolve without being shipped. Services are {@link ServiceDefinition}s for
+ * resolve without being shipped. Each service definition also carries the `FileDescriptorProto`s
+ * of its file and the files it imports (as protoc would write them), which server reflection
+ * serves: see {@link fileDescriptorsOf}. Services are {@link ServiceDefinition}s for
  * `server.addService` and `createClient`; messages are {@link MessageType}s.
  *
  * @param files - one or more `.proto` paths (relative ones are looked up in `includeDirs` first)
@@ -160,7 +167,14 @@ export function loadRoot(files: string | readonly string[], options: { includeDi
  */
 export function loadProto(files: string | readonly string[], options: LoadProtoOptions = {}): ProtoNamespace {
   const root = loadRoot(files, options);
+  const includeDirs = options.includeDirs ?? [];
+  let built: Map<string, FileDescriptorEntry> | undefined;
+  const descriptors: Descriptors = (service) => {
+    // Descriptors keep field names as written, so a lowerCamelCase root is loaded again as written.
+    built ??= buildFileDescriptors(options.keepCase === true ? root : loadRoot(files, { includeDirs, keepCase: true }), includeDirs);
+    return withDependencies(built, protoFileName(service.filename ?? '', includeDirs));
+  };
   const tree: Record<string, unknown> = {};
-  walk(root, conversion(options), tree);
+  walk(root, conversion(options), descriptors, tree);
   return tree as ProtoNamespace;
 }
