@@ -71,6 +71,8 @@ export function statusFromNodeError(err: unknown): RpcError {
     case 'ERR_HTTP2_INVALID_SESSION':
     case 'ERR_HTTP2_STREAM_CANCEL':
     case 'ERR_HTTP2_PING_CANCEL':
+    // The session used up its stream ids (RFC 9113 §5.1.1): a new connection serves the call.
+    case 'ERR_HTTP2_OUT_OF_STREAMS':
       return new RpcError(StatusCode.UNAVAILABLE, `Connection lost: ${(err as Error).message}`, { cause: err });
     case 'ERR_HTTP2_INVALID_STREAM':
     case 'ERR_STREAM_WRITE_AFTER_END':
