@@ -112,6 +112,21 @@ describe('health client against a grpc-js Health server', () => {
     );
   });
 
+  it('carries service names over 127 bytes, non-ASCII included, through Check, List and Watch', async () => {
+    const long = `long.${'ü'.repeat(100)}`; // 205 bytes of UTF-8: a two-byte length prefix
+    set(long, 'SERVING');
+    try {
+      assert.equal(await checkHealth(channel, long, { timeout: 5 }), ServingStatus.SERVING);
+      assert.equal((await listHealth(channel, { timeout: 5 })).get(long), ServingStatus.SERVING);
+      for await (const status of watchHealth(channel, long, { signal: AbortSignal.timeout(5000) })) {
+        assert.equal(status, ServingStatus.SERVING);
+        break;
+      }
+    } finally {
+      statuses.delete(long);
+    }
+  });
+
   it('watchHealth yields SERVICE_UNKNOWN for an unknown service as a status, then the status it gets', async () => {
     const seen: ServingStatus[] = [];
     for await (const status of watchHealth(channel, 'late.Svc', { signal: AbortSignal.timeout(5000) })) {
