@@ -1,5 +1,6 @@
 import { basename, dirname, isAbsolute, relative, resolve as resolvePath, sep } from 'node:path';
 import protobuf from 'protobufjs';
+import { buildFileDescriptors, type FileDescriptorEntry } from './descriptor.js';
 import { ProtoLoadError, loadRoot } from './load.js';
 
 /** Options of {@link generateTypeScript}. */
@@ -114,6 +115,7 @@ class FileWriter {
     readonly fileOf: (obj: protobuf.ReflectionObject) => string,
     readonly importFrom: string,
     readonly keepCase: boolean,
+    readonly descriptors: { readonly own: Uint8Array; readonly imported: readonly string[]; readonly inline: readonly Uint8Array[] } | undefined,
   ) {}
 
   /** A field's property name; protobufjs's bundled well-known types keep snake_case unless camelCased here. */
@@ -328,7 +330,11 @@ class FileWriter {
         '  },',
       );
     }
-    out.push('} as const;', '');
+    out.push('} as const;');
+    // Server reflection finds the descriptors here (FILE_DESCRIPTORS in proto/descriptor.ts);
+    // non-enumerable, so the definition's methods are all a spread or Object.entries sees.
+    if (this.descriptors !== undefined) out.push(`Object.defineProperty(${name}, Symbol.for('grpc-iter.fileDescriptorProtos'), { value: $fileDescriptors });`);
+    out.push('');
     out.push(`/** An implementation of \`${full}\` for \`server.addService(${name}, implementation)\`: one behavior per method. */`, `export interface ${name}Server {`);
     for (const { method, lower, kind, req, res } of methods) {
       grpc.add(`${kind}Behavior`);
@@ -369,10 +375,30 @@ class FileWriter {
     const usesProtobuf = this.definitions.some((d) => d instanceof protobuf.Type);
     if (usesProtobuf) head.push("import $protobuf from 'protobufjs/minimal.js';");
     if (grpc.size > 0) head.push(`import type { ${[...grpc].sort().join(', ')} } from '${this.importFrom}';`);
+    const descriptorLines: string[] = [];
+    if (this.descriptors !== undefined) {
+      const { own, imported, inline } = this.descriptors;
+      const deps = imported.map((file, i) => {
+        let spec = relative(dirname(this.path), file).split(sep).join('/').replace(/\.ts$/, '.js');
+        if (!spec.startsWith('.')) spec = `./${spec}`;
+        let names = this.#imports.get(spec);
+        if (names === undefined) this.#imports.set(spec, (names = new Map()));
+        names.set('$fileDescriptors', `$deps${i}`);
+        return `...$deps${i}`;
+      });
+      const bytes = (b: Uint8Array): string => `$bytes('${Buffer.from(b).toString('base64')}')`;
+      descriptorLines.push(
+        'const $bytes = (base64: string): Uint8Array => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));',
+        '',
+        `/** The serialized \`FileDescriptorProto\`s of ${this.source} and of every file it imports, for server reflection. */`,
+        `export const $fileDescriptors: readonly Uint8Array[] = [...new Set([${[bytes(own), ...inline.map(bytes), ...deps].join(', ')}])];`,
+        '',
+      );
+    }
     for (const [spec, locals] of [...this.#imports].sort(([a], [b]) => a.localeCompare(b))) {
       head.push(`import { ${[...locals].map(([local, alias]) => (local === alias ? local : `${local} as ${alias}`)).join(', ')} } from '${spec}';`);
     }
-    head.push('');
+    head.push('', ...descriptorLines);
     if (this.#usesLong) head.push('// A 64-bit value as the low and high halves protobufjs writes.', 'const $long = (v: bigint): number => ({ low: Number(BigInt.asIntN(32, v)), high: Number(BigInt.asIntN(32, v >> 32n)) }) as unknown as number;', '');
     if (this.#usesBig) {
       head.push(
@@ -395,7 +421,9 @@ class FileWriter {
  * literal streaming flags (so `createClient` and `server.addService` are typed by RPC kind), a
  * `<Service>Server` interface and a `<Service>Client` interface. 64-bit integers are `bigint`,
  * `bytes` are `Uint8Array`, maps are records keyed by the key's string form. Imported files
- * (well-known types included) are generated too.
+ * (well-known types included) are generated too. Each file embeds its serialized
+ * `FileDescriptorProto` (as protoc writes it) and exports, as `$fileDescriptors`, its own and its
+ * imports'; each service definition carries them, so `addService` of it is reflectable.
  *
  * @param files - the `.proto` files
  * @param options - include folders, field-name case, the module to import grpc-iter's types from
@@ -438,9 +466,36 @@ export function generateTypeScript(files: string | readonly string[], options: G
     }
   };
   collect(root);
+  // Descriptors keep field names as written, so a lowerCamelCase root is loaded again as written.
+  const descriptorRoot = options.keepCase === true ? root : loadRoot(files, { includeDirs, keepCase: true });
+  const descriptors = buildFileDescriptors(descriptorRoot, includeDirs);
+  // A file's imports: those generated are imported from their module, the rest (files that
+  // define nothing, so no module is written for them) are embedded with their own imports.
+  const descriptorsOf = (path: string): { own: Uint8Array; imported: string[]; inline: Uint8Array[] } | undefined => {
+    const entry = descriptors.get(path.replace(/\.ts$/, '.proto'));
+    if (entry === undefined) return undefined;
+    const imported: string[] = [];
+    const inline: Uint8Array[] = [];
+    const seen = new Set<string>();
+    const visit = (dep: FileDescriptorEntry): void => {
+      for (const name of dep.dependencies) {
+        if (seen.has(name)) continue;
+        seen.add(name);
+        const ts = name.replace(/\.proto$/, '.ts');
+        const next = descriptors.get(name);
+        if (byFile.has(ts)) imported.push(ts);
+        else if (next !== undefined) {
+          inline.push(next.bytes);
+          visit(next);
+        }
+      }
+    };
+    visit(entry);
+    return { own: entry.bytes, imported, inline };
+  };
   const out: GeneratedFile[] = [];
   for (const [path, { definitions }] of [...byFile].sort(([a], [b]) => a.localeCompare(b))) {
-    const writer = new FileWriter(path, path.replace(/\.ts$/, '.proto'), definitions, fileOf, options.importFrom ?? 'grpc-iter', options.keepCase ?? false);
+    const writer = new FileWriter(path, path.replace(/\.ts$/, '.proto'), definitions, fileOf, options.importFrom ?? 'grpc-iter', options.keepCase ?? false, descriptorsOf(path));
     out.push({ path, content: writer.render() });
   }
   return out;

@@ -14,6 +14,7 @@ import { buildFileDescriptors } from '../../lib/proto/descriptor.js';
 import { loadRoot } from '../../lib/proto/load.js';
 import { HealthServicer, addHealthServicer } from '../../lib/services/health/index.js';
 import { addReflection } from '../../lib/services/reflection/index.js';
+import { Greeter } from '../../examples/proto/generated/greeter.js';
 import { REFLECTION_V1ALPHA_DESCRIPTOR, REFLECTION_V1_DESCRIPTOR } from '../../lib/services/reflection/descriptors.js';
 
 // Server reflection checked by a client we did not write: spec/services/reflection_client.py,
@@ -104,6 +105,7 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
       calls,
       JSON.stringify([
         { method: '/grpc.testing.TestService/EmptyCall', request: {} },
+        { method: '/greeter.v1.Greeter/SayHello', request: { name: 'reflection' } },
         { method: '/Stamper/Echo', request: STAMP, extension_field: 'base', extensions: { 'shapes.note': 'an extension' } },
       ]),
     );
@@ -114,6 +116,8 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
     srv.addService(interop.grpc.testing.TestService, { emptyCall: () => ({}) });
     srv.addService(stamps.Stamper, { echo: (stamp: unknown) => stamp });
     srv.addService(routes.routeguide.RouteGuide, {});
+    // Generated code carries its descriptors too.
+    srv.addService(Greeter, { sayHello: ({ name }: { name?: string }) => ({ message: `Hello ${name ?? ''}` }) });
     addHealthServicer(srv, new HealthServicer());
     // Custom serializers and no descriptor: listed, but nothing to describe.
     srv.addRegisteredMethodHandlers('custom.Raw', { Echo: unaryUnaryRpcMethodHandler((b: Uint8Array) => b) });
@@ -132,6 +136,7 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
       'grpc.testing.TestService',
       'Stamper',
       'routeguide.RouteGuide',
+      'greeter.v1.Greeter',
       'grpc.health.v1.Health',
       'custom.Raw',
       'grpc.reflection.v1.ServerReflection',
@@ -147,6 +152,7 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
       'google/protobuf/duration.proto',
       'google/protobuf/struct.proto',
       'google/protobuf/timestamp.proto',
+      'greeter.proto',
       'grpc/reflection/v1/reflection.proto',
       'grpc/reflection/v1alpha/reflection.proto',
       'grpc/testing/empty.proto',
@@ -168,8 +174,9 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
 
   it('calls methods dynamically with message types built from the answers: imports, no package, well-known types, maps, an extension', () => {
     for (const report of [v1, v1alpha]) {
-      const [empty, echo] = report.calls;
+      const [empty, hello, echo] = report.calls;
       assert.deepEqual(empty, { method: '/grpc.testing.TestService/EmptyCall', response: {}, equal: true });
+      assert.deepEqual(hello, { method: '/greeter.v1.Greeter/SayHello', response: { message: 'Hello reflection' }, equal: false });
       assert.equal(echo!.method, '/Stamper/Echo');
       // MessageToDict shows the extension set on `base` in brackets.
       assert.deepEqual(echo!.response, { ...STAMP, base: { ...STAMP.base, '[shapes.note]': 'an extension' } });
@@ -232,6 +239,8 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
       const byName = new Map(ours.map((b) => [b.subarray(2, 2 + b[1]!).toString(), Buffer.from(b)] as const));
       for (const [name, bytes] of reference) assert.deepEqual(byName.get(name), bytes, `${name} as protoc writes it`);
     }
+    const greeter = protocFiles(resolve('examples/proto'), ['greeter.proto']);
+    assert.deepEqual(fileDescriptorsOf(Greeter)?.map((b) => Buffer.from(b)), [greeter.get('greeter.proto')], 'generated code embeds protoc\'s descriptor');
     // The code generator's kitchen sink: every field kind, proto2 defaults and groups-free legacy.
     const sink = resolve('spec/proto/fixtures');
     const reference = protocFiles(sink, ['sink/kitchen.proto', 'sink/legacy.proto']);

@@ -2,6 +2,11 @@
 import $protobuf from 'protobufjs/minimal.js';
 import type { UnaryStreamBehavior, UnaryStreamMultiCallable, UnaryUnaryBehavior, UnaryUnaryMultiCallable } from '../../../lib/index.js';
 
+const $bytes = (base64: string): Uint8Array => Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+
+/** The serialized `FileDescriptorProto`s of greeter.proto and of every file it imports, for server reflection. */
+export const $fileDescriptors: readonly Uint8Array[] = [...new Set([$bytes('Cg1ncmVldGVyLnByb3RvEgpncmVldGVyLnYxIlMKDEhlbGxvUmVxdWVzdBISCgRuYW1lGAEgASgJUgRuYW1lEhQKBWNvdW50GAIgASgFUgVjb3VudBIZCghkZWxheV9tcxgDIAEoBVIHZGVsYXlNcyImCgpIZWxsb1JlcGx5EhgKB21lc3NhZ2UYASABKAlSB21lc3NhZ2UyiAEKB0dyZWV0ZXISPAoIU2F5SGVsbG8SGC5ncmVldGVyLnYxLkhlbGxvUmVxdWVzdBoWLmdyZWV0ZXIudjEuSGVsbG9SZXBseRI/CglTYXlIZWxsb3MSGC5ncmVldGVyLnYxLkhlbGxvUmVxdWVzdBoWLmdyZWV0ZXIudjEuSGVsbG9SZXBseTABYgZwcm90bzM=')])];
+
 /**
  * Greets people.
  */
@@ -33,6 +38,7 @@ export const Greeter = {
     originalName: 'sayHellos',
   },
 } as const;
+Object.defineProperty(Greeter, Symbol.for('grpc-iter.fileDescriptorProtos'), { value: $fileDescriptors });
 
 /** An implementation of `greeter.v1.Greeter` for `server.addService(Greeter, implementation)`: one behavior per method. */
 export interface GreeterServer {
