@@ -34,6 +34,34 @@ export {
   type ServiceDefinition,
 } from './protocol/index.js';
 
+// rich error details (google.rpc.Status in grpc-status-details-bin)
+export {
+  packDetail,
+  unpackDetail,
+  findDetails,
+  encodeRpcStatus,
+  decodeRpcStatus,
+  ErrorInfo,
+  RetryInfo,
+  DebugInfo,
+  QuotaFailure,
+  PreconditionFailure,
+  BadRequest,
+  RequestInfo,
+  ResourceInfo,
+  Help,
+  LocalizedMessage,
+  type Any,
+  type DetailType,
+  type RpcStatus,
+  type ErrorDetail,
+  type Duration,
+  type QuotaViolation,
+  type PreconditionViolation,
+  type FieldViolation,
+  type HelpLink,
+} from './protocol/index.js';
+
 // server
 export {
   server,

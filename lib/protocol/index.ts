@@ -4,7 +4,46 @@
  * @packageDocumentation
  */
 export { StatusCode, statusCodeName, isStatusCode, parseStatusHeader } from './status.js';
-export { RpcError, toRpcError, isUnexpectedError, UNEXPECTED_ERROR_DETAILS, type Status, type RpcErrorOptions } from './rpc-error.js';
+export {
+  RpcError,
+  toRpcError,
+  isUnexpectedError,
+  errorTrailers,
+  UNEXPECTED_ERROR_DETAILS,
+  STATUS_DETAILS_KEY,
+  type Status,
+  type RpcErrorOptions,
+} from './rpc-error.js';
+export {
+  packDetail,
+  unpackDetail,
+  findDetails,
+  encodeRpcStatus,
+  decodeRpcStatus,
+  decodeErrorDetails,
+  typeNameOf,
+  TYPE_URL_PREFIX,
+  STANDARD_DETAIL_TYPES,
+  ErrorInfo,
+  RetryInfo,
+  DebugInfo,
+  QuotaFailure,
+  PreconditionFailure,
+  BadRequest,
+  RequestInfo,
+  ResourceInfo,
+  Help,
+  LocalizedMessage,
+  type Any,
+  type DetailType,
+  type RpcStatus,
+  type ErrorDetail,
+  type Duration,
+  type QuotaViolation,
+  type PreconditionViolation,
+  type FieldViolation,
+  type HelpLink,
+} from './status-details.js';
 export {
   Metadata,
   metadataToHeaders,

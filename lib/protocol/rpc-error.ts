@@ -1,5 +1,6 @@
 import { Metadata } from './metadata.js';
 import { StatusCode, statusCodeName } from './status.js';
+import { decodeErrorDetails, decodeRpcStatus, encodeRpcStatus, type Any, type ErrorDetail } from './status-details.js';
 
 const brand = Symbol.for('grpc-iter.RpcError');
 
@@ -13,7 +14,12 @@ export interface Status {
   readonly details: string;
   /** Trailing metadata sent with the status. */
   readonly trailingMetadata?: Metadata;
+  /** Rich error details, sent in `grpc-status-details-bin` (see {@link RpcErrorOptions.errorDetails}). */
+  readonly errorDetails?: readonly Any[] | undefined;
 }
+
+/** The trailer that carries a serialized `google.rpc.Status` (gRPC's rich error model). */
+export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 
 /** Options of the {@link RpcError} constructor. */
 export interface RpcErrorOptions {
@@ -21,6 +27,13 @@ export interface RpcErrorOptions {
   readonly trailingMetadata?: Metadata | undefined;
   /** What caused the error, kept for logs; never sent to the peer. */
   readonly cause?: unknown;
+  /**
+   * Rich error details (`BadRequest`, `RetryInfo`, your own messages), each packed with
+   * `packDetail`. They are sent as a `google.rpc.Status` in the `grpc-status-details-bin`
+   * trailer whose code and message are this error's `code` and `details`; that trailer replaces
+   * one already in `trailingMetadata`.
+   */
+  readonly errorDetails?: readonly Any[] | undefined;
 }
 
 /**
@@ -29,6 +42,9 @@ export interface RpcErrorOptions {
  * A server handler throws it (or calls `context.abort`) to end the call with that status; a
  * client call rejects with it. Its message starts with the code name. `instanceof` works across
  * duplicate installs of the package.
+ *
+ * Rich error details (gRPC's `google.rpc.Status` model) go in the `errorDetails` option and come
+ * back decoded in {@link RpcError.errorDetails}; `findDetails(err, BadRequest)` picks one type.
  *
  * @example
  * ```ts
@@ -46,18 +62,26 @@ export class RpcError extends Error {
   readonly details: string;
   /** Trailing metadata of the call (on the client: the trailers the server sent). */
   readonly trailingMetadata: Metadata;
+  #errorDetails: readonly ErrorDetail[] | undefined;
 
   /**
    * @param code - the status code
    * @param details - the status message
-   * @param options - trailing metadata and cause
+   * @param options - trailing metadata, rich error details and cause
    */
   constructor(code: StatusCode, details = '', options: RpcErrorOptions = {}) {
     super(details === '' ? statusCodeName(code) : `${statusCodeName(code)}: ${details}`, { cause: options.cause });
     this.name = 'RpcError';
     this.code = code;
     this.details = details;
-    this.trailingMetadata = options.trailingMetadata ?? new Metadata();
+    if (options.errorDetails !== undefined && options.errorDetails.length > 0) {
+      // A copy: the caller's Metadata (often the context's trailers) is not changed behind its back.
+      const trailers = options.trailingMetadata?.clone() ?? new Metadata();
+      trailers.set(STATUS_DETAILS_KEY, encodeRpcStatus({ code, message: details, details: options.errorDetails }));
+      this.trailingMetadata = trailers;
+    } else {
+      this.trailingMetadata = options.trailingMetadata ?? new Metadata();
+    }
   }
 
   /** The trailing metadata, under grpcio's name on the client side. */
@@ -67,8 +91,34 @@ export class RpcError extends Error {
 
   /** The `grpc-status-details-bin` trailer (a serialized `google.rpc.Status`), when the peer sent one. */
   get statusDetailsBin(): Uint8Array | undefined {
-    const value = this.trailingMetadata.get('grpc-status-details-bin');
+    const value = this.trailingMetadata.get(STATUS_DETAILS_KEY);
     return value instanceof Uint8Array ? value : undefined;
+  }
+
+  /**
+   * The rich error details of the `grpc-status-details-bin` trailer, decoded: the standard
+   * `google.rpc` details typed, any other type as its raw Any (read it with `findDetails`).
+   *
+   * Empty when there is no such trailer, when it does not parse, and when its code or message
+   * differs from the call's `grpc-status` / `grpc-message`: the status line wins and details that
+   * contradict it are not trusted (grpcio raises and grpc-go reports INTERNAL instead; grpc-iter
+   * keeps the call's own status so a bad trailer never hides the real error). The raw bytes stay
+   * in {@link RpcError.statusDetailsBin}.
+   */
+  get errorDetails(): readonly ErrorDetail[] {
+    return (this.#errorDetails ??= this.#decodeErrorDetails());
+  }
+
+  #decodeErrorDetails(): readonly ErrorDetail[] {
+    const bin = this.statusDetailsBin;
+    if (bin === undefined) return [];
+    try {
+      const status = decodeRpcStatus(bin);
+      if (status.code !== this.code || status.message !== this.details) return [];
+      return decodeErrorDetails(status.details);
+    } catch {
+      return [];
+    }
   }
 
   /** @internal */
@@ -80,6 +130,20 @@ export class RpcError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
   }
+}
+
+/**
+ * The trailers to send with an error status: the error's own trailing metadata when it has
+ * any besides the status details, else the context's, with the error's status details either way.
+ * @param err - the error being sent
+ * @param contextTrailers - what the handler set with `setTrailingMetadata`
+ * @internal
+ */
+export function errorTrailers(err: RpcError, contextTrailers: Metadata | undefined): Metadata | undefined {
+  const bin = err.statusDetailsBin;
+  const own = err.trailingMetadata.size - (bin === undefined ? 0 : 1);
+  if (own > 0 || contextTrailers === undefined || contextTrailers.size === 0) return err.trailingMetadata.size > 0 ? err.trailingMetadata : contextTrailers;
+  return bin === undefined ? contextTrailers : contextTrailers.clone().set(STATUS_DETAILS_KEY, bin);
 }
 
 /** The details sent for an error that is not an RpcError: never the error's own text (STYLE.md §5). */
@@ -104,7 +168,10 @@ export const UNEXPECTED_ERROR_DETAILS = 'Unexpected error in handler';
  */
 export function toRpcError(err: unknown, unexpectedDetails: string = UNEXPECTED_ERROR_DETAILS): RpcError {
   if (err instanceof RpcError) {
-    return err.code === StatusCode.OK ? new RpcError(StatusCode.UNKNOWN, err.details, { trailingMetadata: err.trailingMetadata, cause: err }) : err;
+    if (err.code !== StatusCode.OK) return err;
+    // The details are re-sent under the new code, so the trailer still matches the status line.
+    const errorDetails = err.errorDetails.map((detail) => detail.any);
+    return new RpcError(StatusCode.UNKNOWN, err.details, { trailingMetadata: err.trailingMetadata, cause: err, errorDetails });
   }
   const name = errorName(err);
   if (name === 'AbortError') {

@@ -53,7 +53,17 @@ export interface ServicerContext {
   abort(code: StatusCode, details: string): never;
   /**
    * Ends the RPC with `status` (its trailing metadata included): throws, so nothing after it runs.
+   * With `status.errorDetails`, the trailers carry them as a `google.rpc.Status` in
+   * `grpc-status-details-bin` whose code and message are `status.code` and `status.details`.
    * @throws RpcError always; TypeError when the code is OK
+   * @example
+   * ```ts
+   * context.abortWithStatus({
+   *   code: StatusCode.INVALID_ARGUMENT,
+   *   details: 'Cannot create user: 1 bad field',
+   *   errorDetails: [packDetail(BadRequest, { fieldViolations: [{ field: 'email', description: 'is empty' }] })],
+   * });
+   * ```
    */
   abortWithStatus(status: Status): never;
   /** Sets the status code sent when the handler returns (a non-OK code drops the response). */
@@ -168,14 +178,15 @@ export class ServerContext implements ServicerContext {
   }
 
   abort(code: StatusCode, details: string): never {
-    if (!isStatusCode(code)) throw new TypeError(`Cannot abort: ${String(code)} is not a status code`);
-    if (code === StatusCode.OK) throw new TypeError('Cannot abort with OK: abort ends the call with an error status');
+    checkAbortCode(code);
     throw new RpcError(code, String(details ?? ''), { trailingMetadata: this.trailers });
   }
 
   abortWithStatus(status: Status): never {
     if (status.trailingMetadata !== undefined) this.trailers = status.trailingMetadata;
-    this.abort(status.code, status.details);
+    if (status.errorDetails === undefined || status.errorDetails.length === 0) this.abort(status.code, status.details);
+    checkAbortCode(status.code);
+    throw new RpcError(status.code, String(status.details ?? ''), { trailingMetadata: this.trailers, errorDetails: status.errorDetails });
   }
 
   setCode(code: StatusCode): void {
@@ -290,4 +301,9 @@ export function onCallEnd(context: ServicerContext, callback: (status: ServerCal
   if (!(context instanceof ServerContext)) return false;
   context.onEnd(callback);
   return true;
+}
+
+function checkAbortCode(code: StatusCode): void {
+  if (!isStatusCode(code)) throw new TypeError(`Cannot abort: ${String(code)} is not a status code`);
+  if (code === StatusCode.OK) throw new TypeError('Cannot abort with OK: abort ends the call with an error status');
 }
