@@ -1,4 +1,4 @@
-import { RpcError, StatusCode, UNEXPECTED_ERROR_DETAILS, isUnexpectedError, toRpcError } from '../protocol/index.js';
+import { RpcError, StatusCode, UNEXPECTED_ERROR_DETAILS, errorTrailers, isUnexpectedError, toRpcError } from '../protocol/index.js';
 import type { ServerCall } from '../transport/index.js';
 import type { ServerContext } from './context.js';
 import type { RpcMethodHandler } from './handlers.js';
@@ -129,7 +129,7 @@ function finishError(call: ServerCall, ctx: ServerContext, err: unknown, report:
   }
   const status = toRpcError(err);
   if (status.code === StatusCode.INTERNAL && status.cause !== undefined && isUnexpectedError(status.cause)) report(status.cause, call.path);
-  call.finish(status.code, status.details, status.trailingMetadata.size > 0 ? status.trailingMetadata : ctx.trailers);
+  call.finish(status.code, status.details, errorTrailers(status, ctx.trailers));
 }
 
 /**
