@@ -6,6 +6,8 @@ import { delay } from 'abort-controller-x';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Compression, StatusCode, server, sslServerCredentials, type Server, type ServiceDefinition, type ServicerContext } from '../../lib/index.js';
 import { loadProto } from '../../lib/proto/index.js';
+import { HealthServicer, ServingStatus, addHealthServicer } from '../../lib/services/health/index.js';
+import { addReflection } from '../../lib/services/reflection/index.js';
 import { UsageError, parseFlags } from './flags.js';
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
@@ -163,6 +165,11 @@ export async function startInteropServer(options: InteropServerOptions): Promise
   const { TestService } = loadTestProtos();
   const srv = server();
   srv.addService(TestService, testService);
+  // Health and reflection, so `grpcurl -plaintext localhost:<port> list` and health probes work.
+  const health = new HealthServicer();
+  health.set('grpc.testing.TestService', ServingStatus.SERVING);
+  addHealthServicer(srv, health);
+  addReflection(srv);
   const address = `${options.host ?? '[::]'}:${options.port}`;
   let port: number;
   if (options.useTls) {

@@ -2,9 +2,11 @@
 // generators. Run it with `node --import tsx examples/route_guide/server.ts [--port 50051]`.
 // (In your own project, import from 'grpc-iter' and 'grpc-iter/proto'.)
 import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { server, type Server, type ServicerContext, type ServiceDefinition } from '../../lib/index.js';
 import { loadProto } from '../../lib/proto/index.js';
+import { HealthServicer, ServingStatus, addHealthServicer } from '../../lib/services/health/index.js';
+import { addReflection } from '../../lib/services/reflection/index.js';
 
 export interface Point {
   latitude: number;
@@ -31,7 +33,8 @@ export interface RouteSummary {
 
 /** The RouteGuide service definition, loaded from route_guide.proto at run time. */
 export function loadRouteGuide(): ServiceDefinition {
-  const root = loadProto(new URL("./route_guide.proto", import.meta.url).pathname) as unknown as {
+  // Loaded from its folder as an include folder, so reflection names the file `route_guide.proto` as protoc would.
+  const root = loadProto('route_guide.proto', { includeDirs: [fileURLToPath(new URL('.', import.meta.url))] }) as unknown as {
     routeguide: { RouteGuide: ServiceDefinition };
   };
   return root.routeguide.RouteGuide;
@@ -103,6 +106,11 @@ export const routeGuide = {
 export async function startServer(address = '127.0.0.1:0'): Promise<{ srv: Server; port: number }> {
   const srv = server();
   srv.addService(loadRouteGuide(), routeGuide);
+  // Health and reflection: `grpcurl -plaintext localhost:50051 list` shows all three services.
+  const health = new HealthServicer();
+  health.set('routeguide.RouteGuide', ServingStatus.SERVING);
+  addHealthServicer(srv, health);
+  addReflection(srv);
   const port = await srv.addInsecurePort(address);
   await srv.start();
   return { srv, port };

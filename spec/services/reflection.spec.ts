@@ -15,6 +15,8 @@ import { loadRoot } from '../../lib/proto/load.js';
 import { HealthServicer, addHealthServicer } from '../../lib/services/health/index.js';
 import { addReflection } from '../../lib/services/reflection/index.js';
 import { Greeter } from '../../examples/proto/generated/greeter.js';
+import { startInteropServer } from '../../examples/interop/server.js';
+import { startServer as startRouteGuide } from '../../examples/route_guide/server.js';
 import { REFLECTION_V1ALPHA_DESCRIPTOR, REFLECTION_V1_DESCRIPTOR } from '../../lib/services/reflection/descriptors.js';
 
 // Server reflection checked by a client we did not write: spec/services/reflection_client.py,
@@ -78,8 +80,8 @@ function protocFiles(includeDir: string, files: string[]): Map<string, Buffer> {
   return byName;
 }
 
-async function reflect(address: string, version: 'v1' | 'v1alpha'): Promise<Report> {
-  const { stdout } = await run('/usr/bin/python3', [CLIENT, address, reflectionSet, version, calls], { timeout: 60_000 });
+async function reflect(address: string, version: 'v1' | 'v1alpha', callsFile: string | null = calls): Promise<Report> {
+  const { stdout } = await run('/usr/bin/python3', [CLIENT, address, reflectionSet, version, ...(callsFile === null ? [] : [callsFile])], { timeout: 60_000 });
   return JSON.parse(stdout) as Report;
 }
 
@@ -252,6 +254,21 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
     const reference = protocFiles(REFLECTION_PROTOS, ['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto']);
     assert.deepEqual(Buffer.from(REFLECTION_V1_DESCRIPTOR, 'base64'), reference.get('grpc/reflection/v1/reflection.proto'));
     assert.deepEqual(Buffer.from(REFLECTION_V1ALPHA_DESCRIPTOR, 'base64'), reference.get('grpc/reflection/v1alpha/reflection.proto'));
+  });
+
+  it('the interop and route_guide example servers serve reflection and health', async () => {
+    const interop = await startInteropServer({ port: 0, useTls: false, host: '127.0.0.1' });
+    const routes = await startRouteGuide();
+    try {
+      const [a, b] = await Promise.all([reflect(`127.0.0.1:${interop.port}`, 'v1', null), reflect(`127.0.0.1:${routes.port}`, 'v1', null)]);
+      const own = ['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
+      assert.deepEqual(a.services, ['grpc.testing.TestService', ...own]);
+      assert.deepEqual(a.files, ['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto', 'grpc/testing/empty.proto', 'grpc/testing/messages.proto', 'grpc/testing/test.proto']);
+      assert.deepEqual(b.services, ['routeguide.RouteGuide', ...own]);
+      assert.deepEqual(b.described['routeguide.RouteGuide'], ['GetFeature', 'ListFeatures', 'RecordRoute', 'RouteChat']);
+    } finally {
+      await Promise.all([interop.server.stop(0), routes.srv.stop(0)]);
+    }
   });
 
   it('side by side: @grpc/reflection on the same protos, on a grpc-js server', async () => {
