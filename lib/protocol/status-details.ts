@@ -113,8 +113,9 @@ function decodeAny(bytes: Uint8Array): Any {
   let value = new Uint8Array(0);
   for (const f of readFields(bytes)) {
     if (f.field === 1 && f.wireType === WireType.LEN) typeUrl = readString(f.bytes);
-    // Copied so a kept detail does not pin the whole trailer buffer.
-    else if (f.field === 2 && f.wireType === WireType.LEN) value = f.bytes.slice();
+    // Copied into a plain Uint8Array, so a kept detail does not pin the whole trailer buffer
+    // (Buffer's own slice() would return a view of it).
+    else if (f.field === 2 && f.wireType === WireType.LEN) value = new Uint8Array(f.bytes);
   }
   return { typeUrl, value };
 }

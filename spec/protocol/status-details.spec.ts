@@ -1,7 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import protobuf from 'protobufjs';
 import {
   BadRequest,
   DebugInfo,
@@ -28,17 +27,9 @@ import {
 import { toRpcError } from '../../lib/protocol/index.js';
 import { loadProto, type MessageType } from '../../lib/proto/index.js';
 import { startServer } from '../helpers/grpc.js';
+import { FIXTURES, fromObject, pb, toObject } from './fixtures/google-rpc.js';
 
-// The google.rpc messages loaded by protobufjs from spec fixtures with googleapis' field
-// numbers: an encoder and decoder we did not write, to check ours against.
-const FIXTURES = join(import.meta.dirname, 'fixtures');
-const root = new protobuf.Root();
-root.resolvePath = (_origin, target) => (target.startsWith('google/protobuf/') ? target : join(FIXTURES, target));
-root.loadSync(['google/rpc/status.proto', 'google/rpc/error_details.proto']);
-const pb = (name: string): protobuf.Type => root.lookupType(name);
-const toObject = (type: protobuf.Type, bytes: Uint8Array): Record<string, unknown> =>
-  type.toObject(type.decode(bytes), { longs: Number, defaults: false, arrays: true, objects: true }) as Record<string, unknown>;
-const fromObject = (type: protobuf.Type, value: Record<string, unknown>): Uint8Array => type.encode(type.fromObject(value)).finish();
+const pbStatus = pb('google.rpc.Status');
 
 const shop = loadProto(join(FIXTURES, 'shop/shop.proto')) as unknown as { shop: { v1: { OutOfStock: MessageType<{ sku: string; available: number }> } } };
 const OutOfStock = shop.shop.v1.OutOfStock;
@@ -76,11 +67,11 @@ describe('google.rpc.Status and the standard error details', () => {
 
   it('a Status with a negative code and a non-ASCII message round-trips with protobufjs, Any URLs included', () => {
     const bytes = encodeRpcStatus({ code: -1, message: 'échec ✗', details: [packDetail(RetryInfo, { retryDelay: { seconds: 1, nanos: 0 } })] });
-    const theirs = toObject(pb('google.rpc.Status'), bytes) as { code: number; message: string; details: Array<{ type_url: string; value: Uint8Array }> };
+    const theirs = toObject(pbStatus, bytes) as { code: number; message: string; details: Array<{ type_url: string; value: Uint8Array }> };
     assert.equal(theirs.code, -1);
     assert.equal(theirs.message, 'échec ✗');
     assert.equal(theirs.details[0]!.type_url, 'type.googleapis.com/google.rpc.RetryInfo');
-    assert.deepEqual(decodeRpcStatus(fromObject(pb('google.rpc.Status'), { code: -1, message: 'échec ✗', details: [] })), { code: -1, message: 'échec ✗', details: [] });
+    assert.deepEqual(decodeRpcStatus(fromObject(pbStatus, { code: -1, message: 'échec ✗', details: [] })), { code: -1, message: 'échec ✗', details: [] });
   });
 
   it('malformed Status bytes throw rather than yield a wrong status', () => {
@@ -94,7 +85,7 @@ describe('RpcError.errorDetails and findDetails', () => {
 
   it('an RpcError with errorDetails carries a grpc-status-details-bin whose code and message are its own', () => {
     const err = new RpcError(StatusCode.INVALID_ARGUMENT, 'Cannot create user: 1 bad field', { errorDetails: [packDetail(BadRequest, bad)] });
-    const status = toObject(pb('google.rpc.Status'), err.statusDetailsBin!) as { code: number; message: string; details: Array<{ type_url: string; value: Uint8Array }> };
+    const status = toObject(pbStatus, err.statusDetailsBin!) as { code: number; message: string; details: Array<{ type_url: string; value: Uint8Array }> };
     assert.equal(status.code, StatusCode.INVALID_ARGUMENT);
     assert.equal(status.message, 'Cannot create user: 1 bad field');
     assert.deepEqual(toObject(pb('google.rpc.BadRequest'), status.details[0]!.value), bad);
@@ -117,7 +108,7 @@ describe('RpcError.errorDetails and findDetails', () => {
 
   it('a trailer whose code or message disagrees with the status line is not trusted: no details, status unchanged', () => {
     for (const [code, message] of [[StatusCode.NOT_FOUND, 'the message'], [StatusCode.INVALID_ARGUMENT, 'another message']] as const) {
-      const bin = fromObject(pb('google.rpc.Status'), { code, message, details: [{ type_url: 'type.googleapis.com/google.rpc.BadRequest', value: fromObject(pb('google.rpc.BadRequest'), bad) }] });
+      const bin = fromObject(pbStatus, { code, message, details: [{ type_url: 'type.googleapis.com/google.rpc.BadRequest', value: fromObject(pb('google.rpc.BadRequest'), bad) }] });
       const err = new RpcError(StatusCode.INVALID_ARGUMENT, 'the message', { trailingMetadata: new Metadata({ 'grpc-status-details-bin': bin }) });
       assert.equal(err.code, StatusCode.INVALID_ARGUMENT);
       assert.deepEqual(err.errorDetails, []);
