@@ -138,6 +138,17 @@ describe('examples', () => {
     assert.match(stdout, /^impatient call: DEADLINE_EXCEEDED, its handler ran: false$/m);
   });
 
+  it('errors: BadRequest field violations, a RetryInfo the client waits out before retrying, and a detail of our own', async () => {
+    const { code, stdout } = await run('examples/errors/main.ts');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^bad request: INVALID_ARGUMENT "Cannot create user: 3 invalid fields"\n  name: must not be empty\n  email: "ada\.example\.com" is not an email address\n  age: must be positive, got -1$/m);
+    assert.match(stdout, /^created: user 1 "Ada"$/m);
+    const asked = Number(/^rate limited: UNAVAILABLE, RetryInfo asks to wait (\d+) ms$/m.exec(stdout)?.[1]);
+    const waited = Number(/^created after waiting: user 2 "Grace", (\d+) ms after the first try$/m.exec(stdout)?.[1]);
+    assert.ok(asked > 0 && waited >= asked, `waited ${waited} ms for a RetryInfo of ${asked} ms`);
+    assert.match(stdout, /^duplicate: ALREADY_EXISTS, existing user 1$/m);
+  });
+
   it('the generated code the examples use is what `npm run gen` makes from examples/proto/greeter.proto today', async () => {
     const { generateTypeScript } = await import('../../lib/proto/codegen.js');
     const [file] = generateTypeScript('greeter.proto', { includeDirs: ['examples/proto'], importFrom: '../../../lib/index.js' });
