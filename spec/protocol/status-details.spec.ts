@@ -26,6 +26,7 @@ import {
 } from '../../lib/index.js';
 import { toRpcError } from '../../lib/protocol/index.js';
 import { loadProto, type MessageType } from '../../lib/proto/index.js';
+import { HelloRequest } from '../../examples/proto/generated/greeter.js';
 import { startServer } from '../helpers/grpc.js';
 import { FIXTURES, fromObject, pb, toObject } from './fixtures/google-rpc.js';
 
@@ -104,6 +105,12 @@ describe('RpcError.errorDetails and findDetails', () => {
     assert.deepEqual(second!.value, { reason: 'STOCK', domain: 'shop', metadata: {} });
     assert.deepEqual(findDetails(err, OutOfStock), [{ sku: 'A-1', available: 2 }]);
     assert.deepEqual(findDetails(err, RetryInfo), []);
+  });
+
+  it('a message of grpc-iter gen output packs and unpacks as a detail type as it is', () => {
+    const err = new RpcError(StatusCode.INVALID_ARGUMENT, 'Cannot greet', { errorDetails: [packDetail(HelloRequest, { name: 'Ada' })] });
+    assert.equal(err.errorDetails[0]!.any.typeUrl, 'type.googleapis.com/greeter.v1.HelloRequest');
+    assert.equal(findDetails(err, HelloRequest)[0]!.name, 'Ada');
   });
 
   it('a trailer whose code or message disagrees with the status line is not trusted: no details, status unchanged', () => {
