@@ -11,6 +11,12 @@ export interface Any {
   readonly value: Uint8Array;
 }
 
+/** A protobufjs-style writer, what the `encode` of `grpc-iter gen`'s messages returns. */
+export interface MessageWriter {
+  /** @returns the bytes written */
+  finish(): Uint8Array;
+}
+
 /**
  * What it takes to pack and unpack one message type as an error detail: its full name, an
  * encoder and a decoder. A `loadProto` message type and a message of `grpc-iter gen`'s output
@@ -20,7 +26,7 @@ export interface DetailType<T> {
   /** The message's full name, e.g. `google.rpc.BadRequest`. */
   readonly fullName: string;
   /** Serializes a value (a protobufjs-style writer with `finish()` is accepted too). */
-  encode(value: T): Uint8Array | { finish(): Uint8Array };
+  encode(value: T): Uint8Array | MessageWriter;
   /** Parses serialized bytes. */
   decode(bytes: Uint8Array): T;
 }
@@ -479,23 +485,49 @@ export const Help: DetailType<Help> = detailType<Help>(
   (fields) => ({ links: repeated(fields, 1, (inner) => readStrings(inner, LINK_STRINGS)) }),
 );
 
+/** A detail of one of the standard `google.rpc` types, decoded. */
+export interface KnownErrorDetail<N extends string, T> {
+  /** The type's full name, e.g. `google.rpc.BadRequest`. */
+  readonly typeName: N;
+  /** The decoded message. */
+  readonly value: T;
+  /** The detail as it arrived. */
+  readonly any: Any;
+}
+
+/** A detail of a type that is not built in: read it with `findDetails(err, Type)`. */
+export interface UnknownErrorDetail {
+  /** The type's full name, from the Any's URL. */
+  readonly typeName: string;
+  /** Always undefined: the type is not known here. */
+  readonly value: undefined;
+  /** The detail as it arrived. */
+  readonly any: Any;
+}
+
 /**
  * One detail of an error as the client decoded it. The standard `google.rpc` details come
  * decoded (`value` set, `typeName` narrows it); any other type has `value: undefined` and is
  * read with `findDetails(err, Type)` or from `any`.
+ * @example
+ * ```ts
+ * for (const detail of err.errorDetails) {
+ *   if (detail.value !== undefined && detail.typeName === 'google.rpc.BadRequest') console.log(detail.value.fieldViolations);
+ * }
+ * ```
  */
 export type ErrorDetail =
-  | { readonly typeName: 'google.rpc.ErrorInfo'; readonly value: ErrorInfo; readonly any: Any }
-  | { readonly typeName: 'google.rpc.RetryInfo'; readonly value: RetryInfo; readonly any: Any }
-  | { readonly typeName: 'google.rpc.DebugInfo'; readonly value: DebugInfo; readonly any: Any }
-  | { readonly typeName: 'google.rpc.QuotaFailure'; readonly value: QuotaFailure; readonly any: Any }
-  | { readonly typeName: 'google.rpc.PreconditionFailure'; readonly value: PreconditionFailure; readonly any: Any }
-  | { readonly typeName: 'google.rpc.BadRequest'; readonly value: BadRequest; readonly any: Any }
-  | { readonly typeName: 'google.rpc.RequestInfo'; readonly value: RequestInfo; readonly any: Any }
-  | { readonly typeName: 'google.rpc.ResourceInfo'; readonly value: ResourceInfo; readonly any: Any }
-  | { readonly typeName: 'google.rpc.Help'; readonly value: Help; readonly any: Any }
-  | { readonly typeName: 'google.rpc.LocalizedMessage'; readonly value: LocalizedMessage; readonly any: Any }
-  | { readonly typeName: string; readonly value: undefined; readonly any: Any };
+  | KnownErrorDetail<'google.rpc.ErrorInfo', ErrorInfo>
+  | KnownErrorDetail<'google.rpc.RetryInfo', RetryInfo>
+  | KnownErrorDetail<'google.rpc.DebugInfo', DebugInfo>
+  | KnownErrorDetail<'google.rpc.QuotaFailure', QuotaFailure>
+  | KnownErrorDetail<'google.rpc.PreconditionFailure', PreconditionFailure>
+  | KnownErrorDetail<'google.rpc.BadRequest', BadRequest>
+  | KnownErrorDetail<'google.rpc.RequestInfo', RequestInfo>
+  | KnownErrorDetail<'google.rpc.ResourceInfo', ResourceInfo>
+  | KnownErrorDetail<'google.rpc.Help', Help>
+  | KnownErrorDetail<'google.rpc.LocalizedMessage', LocalizedMessage>
+  | UnknownErrorDetail;
 
 /** The standard detail types, by full name. */
 export const STANDARD_DETAIL_TYPES: ReadonlyMap<string, DetailType<unknown>> = new Map<string, DetailType<unknown>>(
