@@ -1,5 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { join } from 'node:path';
 import {
   BadRequest,
@@ -73,6 +74,37 @@ describe('google.rpc.Status and the standard error details', () => {
     assert.equal(theirs.message, 'échec ✗');
     assert.equal(theirs.details[0]!.type_url, 'type.googleapis.com/google.rpc.RetryInfo');
     assert.deepEqual(decodeRpcStatus(fromObject(pbStatus, { code: -1, message: 'échec ✗', details: [] })), { code: -1, message: 'échec ✗', details: [] });
+  });
+
+  it('any code, message, RetryInfo delay (negative and past 2^32 included) and field violations match protobufjs both ways', () => {
+    const text = fc.string({ unit: 'grapheme', maxLength: 20 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+        text,
+        fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+        fc.integer({ min: -999_999_999, max: 999_999_999 }),
+        fc.array(fc.record({ field: text, description: text }), { maxLength: 4 }),
+        (code, message, seconds, nanos, fieldViolations) => {
+          const details = [packDetail(RetryInfo, { retryDelay: { seconds, nanos } }), packDetail(BadRequest, { fieldViolations })];
+          const ours = encodeRpcStatus({ code, message, details });
+          const theirs = pbStatus.decode(ours) as unknown as { code: number; message: string; details: Array<{ type_url: string; value: Uint8Array }> };
+          assert.equal(theirs.code, code);
+          assert.equal(theirs.message, message);
+          const delay = toObject(pb('google.rpc.RetryInfo'), theirs.details[0]!.value).retryDelay as { seconds?: number; nanos?: number } | undefined;
+          assert.deepEqual({ seconds: delay?.seconds ?? 0, nanos: delay?.nanos ?? 0 }, { seconds, nanos });
+          const back = decodeRpcStatus(pbStatus.encode(theirs).finish());
+          assert.equal(back.code, code);
+          assert.equal(back.message, message);
+          assert.deepEqual(RetryInfo.decode(back.details[0]!.value), { retryDelay: { seconds, nanos } });
+          assert.deepEqual(
+            BadRequest.decode(back.details[1]!.value).fieldViolations.map(({ field, description }) => ({ field, description })),
+            fieldViolations.map((v) => ({ ...v })), // fast-check records have a null prototype
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('malformed Status bytes throw rather than yield a wrong status', () => {
