@@ -3,46 +3,23 @@
 // scripted grpc-js servers for the retry rules, and our own server restarted under a watch.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { RpcError, StatusCode, insecureChannel, server, type Channel, type Server } from '../../lib/index.js';
 import { HealthServicer, ServingStatus, addHealthServicer, checkHealth, listHealth, watchHealth } from '../../lib/services/health/index.js';
 import { defer } from '../helpers/grpc.js';
 
-// grpc/grpc-proto grpc/health/v1/health.proto, with List (gRFC A90).
-const HEALTH_PROTO = `
-syntax = "proto3";
-package grpc.health.v1;
-message HealthCheckRequest { string service = 1; }
-message HealthCheckResponse {
-  enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; }
-  ServingStatus status = 1;
-}
-message HealthListRequest {}
-message HealthListResponse { map<string, HealthCheckResponse> statuses = 1; }
-service Health {
-  rpc Check(HealthCheckRequest) returns (HealthCheckResponse);
-  rpc List(HealthListRequest) returns (HealthListResponse);
-  rpc Watch(HealthCheckRequest) returns (stream HealthCheckResponse);
-}
-`;
-
 type Status = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 type WatchCall = grpc.ServerWritableStream<{ service: string }, { status: Status }>;
 
 let healthDefinition: grpc.ServiceDefinition;
-let protoDir: string;
 
+// grpc/grpc-proto grpc/health/v1/health.proto, with List (gRFC A90): the copy the health service serves to reflection.
 before(() => {
-  protoDir = mkdtempSync(join(tmpdir(), 'health-client-'));
-  writeFileSync(join(protoDir, 'health.proto'), HEALTH_PROTO);
-  const loaded = protoLoader.loadSync('health.proto', { includeDirs: [protoDir], enums: String, defaults: true });
+  const loaded = protoLoader.loadSync('grpc/health/v1/health.proto', { includeDirs: [resolve('lib/services/health/proto')], enums: String, defaults: true });
   healthDefinition = loaded['grpc.health.v1.Health'] as grpc.ServiceDefinition;
 });
-after(() => rmSync(protoDir, { recursive: true, force: true }));
 
 async function startJsHealth(impl: grpc.UntypedServiceImplementation, definition: grpc.ServiceDefinition = healthDefinition, port = 0): Promise<{ server: grpc.Server; port: number; close(): Promise<void> }> {
   const js = new grpc.Server();

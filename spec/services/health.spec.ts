@@ -1,8 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
@@ -126,24 +124,9 @@ describe('health service (grpc.health.v1)', () => {
   });
 });
 
-// grpc/grpc-proto grpc/health/v1/health.proto as of the List RPC (gRFC A90), written out for
-// @grpc/proto-loader so a stock grpc-js client calls our server through it.
-const HEALTH_PROTO = `
-syntax = "proto3";
-package grpc.health.v1;
-message HealthCheckRequest { string service = 1; }
-message HealthCheckResponse {
-  enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; }
-  ServingStatus status = 1;
-}
-message HealthListRequest {}
-message HealthListResponse { map<string, HealthCheckResponse> statuses = 1; }
-service Health {
-  rpc Check(HealthCheckRequest) returns (HealthCheckResponse);
-  rpc List(HealthListRequest) returns (HealthListResponse);
-  rpc Watch(HealthCheckRequest) returns (stream HealthCheckResponse);
-}
-`;
+// grpc/grpc-proto grpc/health/v1/health.proto (with List, gRFC A90), the copy the health service
+// serves to reflection, for @grpc/proto-loader so a stock grpc-js client calls our server through it.
+const HEALTH_PROTOS = resolve('lib/services/health/proto');
 
 interface LoadedHealth extends grpc.Client {
   Check(request: { service: string }, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
@@ -155,12 +138,9 @@ describe('health service called by grpc-js through proto-loader over health.prot
   let srv: Server;
   let health: HealthServicer;
   let client: LoadedHealth;
-  let dir: string;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'health-proto-'));
-    writeFileSync(join(dir, 'health.proto'), HEALTH_PROTO);
-    const definition = protoLoader.loadSync('health.proto', { includeDirs: [dir], enums: String, defaults: true });
+    const definition = protoLoader.loadSync('grpc/health/v1/health.proto', { includeDirs: [HEALTH_PROTOS], enums: String, defaults: true });
     const pkg = grpc.loadPackageDefinition(definition) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
     srv = server();
     health = new HealthServicer();
@@ -172,7 +152,6 @@ describe('health service called by grpc-js through proto-loader over health.prot
   after(async () => {
     client.close();
     await srv.stop(null);
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const list = (): Promise<Record<string, string>> =>

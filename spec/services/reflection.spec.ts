@@ -12,7 +12,7 @@ import { server, unaryUnaryRpcMethodHandler, type Server, type ServiceDefinition
 import { fileDescriptorsOf, loadProto } from '../../lib/proto/index.js';
 import { buildFileDescriptors } from '../../lib/proto/descriptor.js';
 import { loadRoot } from '../../lib/proto/load.js';
-import { HealthServicer, addHealthServicer } from '../../lib/services/health/index.js';
+import { HEALTH_DESCRIPTOR, HealthServicer, ServingStatus, addHealthServicer } from '../../lib/services/health/index.js';
 import { addReflection } from '../../lib/services/reflection/index.js';
 import { Greeter } from '../../examples/proto/generated/greeter.js';
 import { startInteropServer } from '../../examples/interop/server.js';
@@ -28,6 +28,7 @@ const INTEROP = resolve('examples/interop/protos');
 const FIXTURES = resolve('spec/services/fixtures/reflection');
 const ROUTE_GUIDE = resolve('examples/route_guide');
 const REFLECTION_PROTOS = resolve('lib/services/reflection/proto');
+const HEALTH_PROTOS = resolve('lib/services/health/proto');
 const CLIENT = resolve('spec/services/reflection_client.py');
 
 interface Report {
@@ -109,6 +110,8 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
         { method: '/grpc.testing.TestService/EmptyCall', request: {} },
         { method: '/greeter.v1.Greeter/SayHello', request: { name: 'reflection' } },
         { method: '/Stamper/Echo', request: STAMP, extension_field: 'base', extensions: { 'shapes.note': 'an extension' } },
+        { method: '/grpc.health.v1.Health/Check', request: {} },
+        { method: '/grpc.health.v1.Health/Check', request: { service: 'greeter.v1.Greeter' } },
       ]),
     );
     const interop = loadProto('grpc/testing/test.proto', { includeDirs: [INTEROP] }) as unknown as { grpc: { testing: { TestService: ServiceDefinition } } };
@@ -120,7 +123,9 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
     srv.addService(routes.routeguide.RouteGuide, {});
     // Generated code carries its descriptors too.
     srv.addService(Greeter, { sayHello: ({ name }: { name?: string }) => ({ message: `Hello ${name ?? ''}` }) });
-    addHealthServicer(srv, new HealthServicer());
+    const health = new HealthServicer();
+    health.set('greeter.v1.Greeter', ServingStatus.NOT_SERVING);
+    addHealthServicer(srv, health);
     // Custom serializers and no descriptor: listed, but nothing to describe.
     srv.addRegisteredMethodHandlers('custom.Raw', { Echo: unaryUnaryRpcMethodHandler((b: Uint8Array) => b) });
     addReflection(srv);
@@ -155,6 +160,7 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
       'google/protobuf/struct.proto',
       'google/protobuf/timestamp.proto',
       'greeter.proto',
+      'grpc/health/v1/health.proto',
       'grpc/reflection/v1/reflection.proto',
       'grpc/reflection/v1alpha/reflection.proto',
       'grpc/testing/empty.proto',
@@ -170,13 +176,15 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
     assert.deepEqual(v1.described['grpc.testing.TestService'], ['EmptyCall', 'UnaryCall', 'StreamingOutputCall', 'StreamingInputCall', 'FullDuplexCall', 'HalfDuplexCall', 'UnimplementedCall']);
     assert.deepEqual(v1.described.Stamper, ['Echo']);
     assert.deepEqual(v1.described['grpc.reflection.v1.ServerReflection'], ['ServerReflectionInfo']);
+    assert.deepEqual(v1.described['grpc.health.v1.Health'], ['Check', 'List', 'Watch']);
+    assert.deepEqual(v1alpha.described['grpc.health.v1.Health'], ['Check', 'List', 'Watch']);
     assert.deepEqual(v1.sequence.slice(0, 2), ['list_services', 'file_containing_symbol']);
     assert.ok(v1.sequence.includes('file_by_filename') && v1.sequence.includes('all_extension_numbers_of_type') && v1.sequence.includes('file_containing_extension'));
   });
 
   it('calls methods dynamically with message types built from the answers: imports, no package, well-known types, maps, an extension', () => {
     for (const report of [v1, v1alpha]) {
-      const [empty, hello, echo] = report.calls;
+      const [empty, hello, echo, server, greeter] = report.calls;
       assert.deepEqual(empty, { method: '/grpc.testing.TestService/EmptyCall', response: {}, equal: true });
       assert.deepEqual(hello, { method: '/greeter.v1.Greeter/SayHello', response: { message: 'Hello reflection' }, equal: false });
       assert.equal(echo!.method, '/Stamper/Echo');
@@ -184,6 +192,10 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
       assert.deepEqual(echo!.response, { ...STAMP, base: { ...STAMP.base, '[shapes.note]': 'an extension' } });
       assert.equal(echo!.equal, true);
       assert.deepEqual(echo!.extensions, { 'shapes.note': 'an extension' });
+      // The health service, whose messages are coded by hand, through the types of its served
+      // health.proto: the enum comes back by name.
+      assert.deepEqual(server, { method: '/grpc.health.v1.Health/Check', response: { status: 'SERVING' }, equal: false });
+      assert.deepEqual(greeter, { method: '/grpc.health.v1.Health/Check', response: { status: 'NOT_SERVING' }, equal: false });
     }
   });
 
@@ -198,7 +210,7 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
       assert.equal(report.errors['no.such.Symbol']?.[0], NOT_FOUND);
       assert.equal(report.errors['no/such/file.proto']?.[0], NOT_FOUND);
       assert.equal(report.errors['custom.Raw']?.[0], NOT_FOUND, 'a service without a descriptor is listed but not described');
-      assert.equal(report.errors['grpc.health.v1.Health']?.[0], NOT_FOUND);
+      assert.equal(report.errors['grpc.health.v1.Health'], undefined, 'the health service is described');
       assert.deepEqual(report.after_errors, report.services);
     }
   });
@@ -256,18 +268,55 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
     assert.deepEqual(Buffer.from(REFLECTION_V1ALPHA_DESCRIPTOR, 'base64'), reference.get('grpc/reflection/v1alpha/reflection.proto'));
   });
 
+  it('describes the health service with the descriptor of grpc-proto\'s health.proto, as protoc writes it', () => {
+    const reference = protocFiles(HEALTH_PROTOS, ['grpc/health/v1/health.proto']);
+    assert.deepEqual(Buffer.from(HEALTH_DESCRIPTOR, 'base64'), reference.get('grpc/health/v1/health.proto'));
+  });
+
   it('the interop and route_guide example servers serve reflection and health', async () => {
     const interop = await startInteropServer({ port: 0, useTls: false, host: '127.0.0.1' });
     const routes = await startRouteGuide();
     try {
-      const [a, b] = await Promise.all([reflect(`127.0.0.1:${interop.port}`, 'v1', null), reflect(`127.0.0.1:${routes.port}`, 'v1', null)]);
+      // The README's grpcurl walkthrough asks the route_guide server's health this way.
+      const check = join(tmp, 'check.json');
+      writeFileSync(check, JSON.stringify([{ method: '/grpc.health.v1.Health/Check', request: { service: 'routeguide.RouteGuide' } }]));
+      const [a, b] = await Promise.all([reflect(`127.0.0.1:${interop.port}`, 'v1', null), reflect(`127.0.0.1:${routes.port}`, 'v1', check)]);
       const own = ['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
       assert.deepEqual(a.services, ['grpc.testing.TestService', ...own]);
-      assert.deepEqual(a.files, ['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto', 'grpc/testing/empty.proto', 'grpc/testing/messages.proto', 'grpc/testing/test.proto']);
+      assert.deepEqual(a.files, ['grpc/health/v1/health.proto', 'grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto', 'grpc/testing/empty.proto', 'grpc/testing/messages.proto', 'grpc/testing/test.proto']);
       assert.deepEqual(b.services, ['routeguide.RouteGuide', ...own]);
       assert.deepEqual(b.described['routeguide.RouteGuide'], ['GetFeature', 'ListFeatures', 'RecordRoute', 'RouteChat']);
+      assert.deepEqual(b.described['grpc.health.v1.Health'], ['Check', 'List', 'Watch']);
+      assert.deepEqual(b.calls, [{ method: '/grpc.health.v1.Health/Check', response: { status: 'SERVING' }, equal: false }]);
     } finally {
       await Promise.all([interop.server.stop(0), routes.srv.stop(0)]);
+    }
+  });
+
+  it('options.services picks the health service like any other: described when chosen, left out otherwise', async () => {
+    const start = (services: string[]): Server => {
+      const one = server();
+      one.addService(Greeter, {});
+      addHealthServicer(one, new HealthServicer());
+      addReflection(one, { services });
+      return one;
+    };
+    const chosen = start(['grpc.health.v1.Health']);
+    const left = start(['greeter.v1.Greeter']);
+    try {
+      const listen = async (one: Server): Promise<string> => {
+        const port = await one.addInsecurePort('127.0.0.1:0');
+        await one.start();
+        return `127.0.0.1:${port}`;
+      };
+      const [a, b] = await Promise.all([reflect(await listen(chosen), 'v1', null), reflect(await listen(left), 'v1', null)]);
+      assert.deepEqual(a.services, ['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection']);
+      assert.deepEqual(a.described['grpc.health.v1.Health'], ['Check', 'List', 'Watch']);
+      assert.ok(!a.files.includes('greeter.proto'));
+      assert.deepEqual(b.services, ['greeter.v1.Greeter', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection']);
+      assert.ok(!b.files.includes('grpc/health/v1/health.proto'));
+    } finally {
+      await Promise.all([chosen.stop(0), left.stop(0)]);
     }
   });
 

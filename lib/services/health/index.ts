@@ -17,3 +17,5 @@
 export { HealthServicer, HEALTH_SERVICE_NAME, HEALTH_LIST_LIMIT, addHealthServicer, healthHandler } from './health.js';
 export { ServingStatus, type HealthCheckRequest, type HealthCheckResponse, type HealthListResponse } from './codec.js';
 export { checkHealth, listHealth, watchHealth, type HealthInvoker, type WatchHealthOptions, type HealthWatchBackoff } from './client.js';
+/** @internal The FileDescriptorProto of health.proto, for server reflection. */
+export { HEALTH_DESCRIPTOR } from './descriptor.js';

@@ -1,6 +1,7 @@
 import { fileDescriptorsOf } from '../../proto/index.js';
-import { RpcError, StatusCode } from '../../protocol/index.js';
+import { RpcError, StatusCode, type ServiceDefinition } from '../../protocol/index.js';
 import { methodHandlersGenericHandler, streamStreamRpcMethodHandler, type Server, type ServiceRpcHandler } from '../../server/index.js';
+import { HEALTH_DESCRIPTOR, HEALTH_SERVICE_NAME } from '../health/index.js';
 import { REFLECTION_V1ALPHA_DESCRIPTOR, REFLECTION_V1_DESCRIPTOR } from './descriptors.js';
 import { Writer, decodeReflectionRequest, readFields, text, type ReflectionRequest } from './wire.js';
 
@@ -133,20 +134,35 @@ function indexFile(bytes: Uint8Array, index: ReflectionIndex): void {
   }
 }
 
+// Reflection's own services, always listed and described.
 const OWN_DESCRIPTORS: Record<string, string> = {
   [REFLECTION_SERVICE_NAME]: REFLECTION_V1_DESCRIPTOR,
   [REFLECTION_V1ALPHA_SERVICE_NAME]: REFLECTION_V1ALPHA_DESCRIPTOR,
 };
 
+// Standard services this package implements with hand-written codecs, registered as generic
+// handlers and so without a definition: described by their grpc-proto file when registered that
+// way. A definition added with `addService` (say, from loadProto) wins.
+const KNOWN_DESCRIPTORS: Record<string, string> = {
+  ...OWN_DESCRIPTORS,
+  [HEALTH_SERVICE_NAME]: HEALTH_DESCRIPTOR,
+};
+
+function descriptorsOf(name: string, definition: ServiceDefinition | undefined): readonly Uint8Array[] | undefined {
+  const own = OWN_DESCRIPTORS[name];
+  if (own !== undefined) return [Buffer.from(own, 'base64')];
+  if (definition !== undefined) return fileDescriptorsOf(definition);
+  const known = KNOWN_DESCRIPTORS[name];
+  return known === undefined ? undefined : [Buffer.from(known, 'base64')];
+}
+
 function buildIndex(server: Server, only: ReadonlySet<string> | undefined): ReflectionIndex {
   const index: ReflectionIndex = { services: [], files: new Map(), symbols: new Map(), messages: new Set(), extensions: new Map() };
   const services: string[] = [];
   for (const [name, definition] of server.registeredServices()) {
-    const own = OWN_DESCRIPTORS[name];
-    if (only !== undefined && own === undefined && !only.has(name)) continue;
+    if (only !== undefined && OWN_DESCRIPTORS[name] === undefined && !only.has(name)) continue;
     services.push(name);
-    const descriptors = own !== undefined ? [Buffer.from(own, 'base64')] : definition === undefined ? undefined : fileDescriptorsOf(definition);
-    for (const bytes of descriptors ?? []) indexFile(bytes, index);
+    for (const bytes of descriptorsOf(name, definition) ?? []) indexFile(bytes, index);
   }
   return { ...index, services };
 }
