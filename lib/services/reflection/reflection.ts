@@ -270,7 +270,8 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
  * files. Services added with `addService` from `loadProto` or `grpc-iter gen` definitions are
  * described with their original `FileDescriptorProto`s and every file they import; services
  * without descriptors (method handlers, generic handlers) are listed, and their symbols answer
- * `NOT_FOUND`.
+ * `NOT_FOUND`; the health service of `grpc-iter/health` is described with grpc-proto's
+ * `grpc/health/v1/health.proto`.
  * @param server - a server not yet started
  * @param options - which services to describe (all by default)
  * @throws Error once the server has started
