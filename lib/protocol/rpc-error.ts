@@ -141,9 +141,10 @@ export class RpcError extends Error {
  */
 export function errorTrailers(err: RpcError, contextTrailers: Metadata | undefined): Metadata | undefined {
   const bin = err.statusDetailsBin;
-  const own = err.trailingMetadata.size - (bin === undefined ? 0 : 1);
-  if (own > 0 || contextTrailers === undefined || contextTrailers.size === 0) return err.trailingMetadata.size > 0 ? err.trailingMetadata : contextTrailers;
-  return bin === undefined ? contextTrailers : contextTrailers.clone().set(STATUS_DETAILS_KEY, bin);
+  if (err.trailingMetadata.size > (bin === undefined ? 0 : 1)) return err.trailingMetadata; // its own trailers win
+  if (bin === undefined) return contextTrailers;
+  if (contextTrailers === undefined || contextTrailers.size === 0) return err.trailingMetadata;
+  return contextTrailers.clone().set(STATUS_DETAILS_KEY, bin);
 }
 
 /** The details sent for an error that is not an RpcError: never the error's own text (STYLE.md §5). */
