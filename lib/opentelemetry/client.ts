@@ -1,0 +1,111 @@
+import { SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context } from '@opentelemetry/api';
+import type { ClientInterceptor } from '../client/index.js';
+import { Metadata, StatusCode, isUnexpectedError, toRpcError } from '../protocol/index.js';
+import { metadataSetter, meterOf, serverCallContexts, tracerOf, type OpenTelemetryOptions } from './options.js';
+import { createInstruments, endAttributes, parseAddress, parseMethod, parseStabilityOptIn, spanAttributes, startAttributes, type Instruments } from './semconv.js';
+
+/** Options of {@link openTelemetryClientInterceptor}. */
+export interface OpenTelemetryClientOptions extends OpenTelemetryOptions {
+  /**
+   * The target the channel was made with (`host:port`, `dns:///host:port`...), for the
+   * `server.address` and `server.port` attributes; without it they are left out.
+   */
+  readonly target?: string;
+}
+
+/**
+ * A client interceptor that traces and measures each call by the OpenTelemetry semantic
+ * conventions for RPC: a CLIENT span named `package.Service/Method`, the child of the active
+ * span (or, when none is active, of the server call given as `{ parent: context }`), its
+ * context injected into the request metadata with the global propagator (W3C `traceparent` /
+ * `tracestate` by default), and the `rpc.client.*` histograms.
+ *
+ * The span ends when the call does, with ERROR status for any code but OK; a call the
+ * consumer leaves early ends CANCELLED. Message sizes are recorded for messages the
+ * interceptor sees as bytes (a channel used without serializers); counts always.
+ *
+ * @param options - providers, a filter, message events, the conventions, the target
+ * @returns the interceptor, for `interceptChannel`
+ * @example
+ * ```ts
+ * import { createClient, insecureChannel, interceptChannel } from 'grpc-iter';
+ * import { openTelemetryClientInterceptor } from 'grpc-iter/opentelemetry';
+ *
+ * const target = 'localhost:50051';
+ * const channel = interceptChannel(insecureChannel(target), openTelemetryClientInterceptor({ target }));
+ * const client = createClient(Greeter, channel);
+ * ```
+ */
+export function openTelemetryClientInterceptor(options: OpenTelemetryClientOptions = {}): ClientInterceptor {
+  const stability = options.semconvStability ?? parseStabilityOptIn(process.env.OTEL_SEMCONV_STABILITY_OPT_IN);
+  const tracer = tracerOf(options);
+  const server = options.target === undefined ? undefined : parseAddress(options.target);
+  const { filter, messageEvents = false } = options;
+  let instruments: Instruments | undefined;
+  return (details, requests, next) => {
+    if (filter !== undefined && !filter(details.method)) return next(details, requests);
+    instruments ??= createInstruments(meterOf(options), 'client', stability);
+    const i = instruments;
+    const startedAt = performance.now();
+    const name = parseMethod(details.method);
+    // Read the active context now, as the call is made: the generator below runs later.
+    const active = context.active();
+    const parentCall = details.options.parent;
+    const parent: Context = trace.getSpan(active) === undefined && parentCall !== undefined ? (serverCallContexts.get(parentCall) ?? active) : active;
+    const span = tracer.startSpan(name.full, { kind: SpanKind.CLIENT, attributes: spanAttributes(stability, (c) => startAttributes(c, name, server)) }, parent);
+    const ctx = trace.setSpan(parent, span);
+    const metadata = new Metadata(details.options.metadata);
+    propagation.inject(ctx, metadata, metadataSetter);
+    const old = startAttributes('old', name, server);
+    const counts = { sent: 0, received: 0 };
+    const message = (type: 'SENT' | 'RECEIVED', id: number, value: unknown): void => {
+      const size = value instanceof Uint8Array ? value.byteLength : undefined;
+      if (size !== undefined) (type === 'SENT' ? i.requestSize : i.responseSize)?.record(size, old);
+      if (!messageEvents) return;
+      const attributes: Attributes = { 'rpc.message.type': type, 'rpc.message.id': id };
+      if (size !== undefined) attributes['rpc.message.uncompressed_size'] = size;
+      span.addEvent('rpc.message', attributes);
+    };
+    const end = (code: StatusCode, statusDetails: string, error: unknown): void => {
+      const isError = code !== StatusCode.OK;
+      span.setAttributes(spanAttributes(stability, (c) => endAttributes(c, code, isError)));
+      if (isUnexpectedError(error)) span.recordException(error instanceof Error ? error : String(error));
+      if (isError) span.setStatus({ code: SpanStatusCode.ERROR, message: statusDetails });
+      span.end();
+      const ms = performance.now() - startedAt;
+      const oldEnd = { ...old, ...endAttributes('old', code, isError) };
+      i.duration?.record(ms, oldEnd);
+      i.callDuration?.record(ms / 1000, { ...startAttributes('stable', name, server), ...endAttributes('stable', code, isError) });
+      i.requestsPerRpc?.record(counts.sent, oldEnd);
+      i.responsesPerRpc?.record(counts.received, oldEnd);
+    };
+    async function* sent(): AsyncGenerator<unknown> {
+      for await (const r of requests) {
+        counts.sent++;
+        message('SENT', counts.sent, r);
+        yield r;
+      }
+    }
+    return (async function* traced(): AsyncGenerator<unknown> {
+      let outcome: { code: StatusCode; details: string; error?: unknown } | undefined;
+      try {
+        const responses = context.with(ctx, () => next({ ...details, options: { ...details.options, metadata } }, sent()));
+        const it = responses[Symbol.asyncIterator]();
+        for (let r = await context.with(ctx, () => it.next()); r.done !== true; r = await context.with(ctx, () => it.next())) {
+          counts.received++;
+          message('RECEIVED', counts.received, r.value);
+          yield r.value;
+        }
+        outcome = { code: StatusCode.OK, details: '' };
+      } catch (err) {
+        const status = toRpcError(err);
+        outcome = { code: status.code, details: status.details, error: err };
+        throw err;
+      } finally {
+        // No outcome: the consumer left early, which cancels the call.
+        if (outcome === undefined) end(StatusCode.CANCELLED, 'Call cancelled', undefined);
+        else end(outcome.code, outcome.details, outcome.error);
+      }
+    })();
+  };
+}
