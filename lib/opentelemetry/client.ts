@@ -69,7 +69,7 @@ export function openTelemetryClientInterceptor(options: OpenTelemetryClientOptio
     const end = (code: StatusCode, statusDetails: string, error: unknown): void => {
       const isError = code !== StatusCode.OK;
       span.setAttributes(spanAttributes(stability, (c) => endAttributes(c, code, isError)));
-      if (isUnexpectedError(error)) span.recordException(error instanceof Error ? error : String(error));
+      if (error !== undefined && isUnexpectedError(error)) span.recordException(error instanceof Error ? error : String(error));
       if (isError) span.setStatus({ code: SpanStatusCode.ERROR, message: statusDetails });
       span.end();
       const ms = performance.now() - startedAt;
@@ -88,10 +88,12 @@ export function openTelemetryClientInterceptor(options: OpenTelemetryClientOptio
     }
     return (async function* traced(): AsyncGenerator<unknown> {
       let outcome: { code: StatusCode; details: string; error?: unknown } | undefined;
+      let it: AsyncIterator<unknown> | undefined;
       try {
         const responses = context.with(ctx, () => next({ ...details, options: { ...details.options, metadata } }, sent()));
-        const it = responses[Symbol.asyncIterator]();
-        for (let r = await context.with(ctx, () => it.next()); r.done !== true; r = await context.with(ctx, () => it.next())) {
+        it = responses[Symbol.asyncIterator]();
+        const source = it;
+        for (let r = await context.with(ctx, () => source.next()); r.done !== true; r = await context.with(ctx, () => source.next())) {
           counts.received++;
           message('RECEIVED', counts.received, r.value);
           yield r.value;
@@ -102,7 +104,8 @@ export function openTelemetryClientInterceptor(options: OpenTelemetryClientOptio
         outcome = { code: status.code, details: status.details, error: err };
         throw err;
       } finally {
-        // No outcome: the consumer left early, which cancels the call.
+        // No outcome: the consumer left early; returning the inner iterator cancels the call.
+        if (outcome === undefined) await it?.return?.();
         if (outcome === undefined) end(StatusCode.CANCELLED, 'Call cancelled', undefined);
         else end(outcome.code, outcome.details, outcome.error);
       }
