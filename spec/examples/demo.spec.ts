@@ -149,6 +149,27 @@ describe('examples', () => {
     assert.match(stdout, /^duplicate: ALREADY_EXISTS, existing user 1$/m);
   });
 
+  it('opentelemetry: the console exporter prints client → frontend → backend as one trace, each span the child of the one before', async () => {
+    const { code, stdout } = await run('examples/opentelemetry/main.ts');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^client: Hello world, via the frontend$/m);
+    const spans = [...stdout.matchAll(/traceId: '(\w+)',\n {2}parentSpanContext: (?:undefined|\{[^}]*spanId: '(\w+)'[^}]*\}),[\s\S]*?name: '([^']+)',\n {2}id: '(\w+)',\n {2}kind: (\d)/g)].map(
+      ([, traceId, parent, name, id, kind]) => ({ traceId, parent, name, id, kind: Number(kind) }),
+    );
+    assert.equal(spans.length, 5, stdout);
+    assert.equal(new Set(spans.map((s) => s.traceId)).size, 1, 'one trace');
+    const root = spans.find((s) => s.name === 'client work');
+    assert.equal(root?.parent, undefined);
+    // Down the chain: client work → CLIENT → SERVER (frontend) → CLIENT → SERVER (backend).
+    let parent = root!;
+    for (const kind of [2, 1, 2, 1]) {
+      const child = spans.find((s) => s.parent === parent.id);
+      assert.ok(child, `a child of ${parent.name} (${parent.id})`);
+      assert.deepEqual([child.name, child.kind], ['greeter.v1.Greeter/SayHello', kind]);
+      parent = child;
+    }
+  });
+
   it('the generated code the examples use is what `npm run gen` makes from examples/proto/greeter.proto today', async () => {
     const { generateTypeScript } = await import('../../lib/proto/codegen.js');
     const [file] = generateTypeScript('greeter.proto', { includeDirs: ['examples/proto'], importFrom: '../../../lib/index.js' });
