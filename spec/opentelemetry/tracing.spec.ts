@@ -246,6 +246,28 @@ describe('OpenTelemetry spans', () => {
     }
   });
 
+  it('with the stable conventions (rpc), spans carry rpc.system.name, the full rpc.method and rpc.status_code; with rpc/dup, both sets', async () => {
+    const stable = await traced({ Echo: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode) }, { semconvStability: 'stable' });
+    await stable.channel.unaryUnary('/t.Svc/Echo')(encode('x'));
+    await eventually(() => spans().length === 2);
+    assert.deepEqual(spanOf('t.Svc/Echo', SpanKind.CLIENT).attributes, {
+      'rpc.system.name': 'grpc',
+      'rpc.method': 't.Svc/Echo',
+      'server.address': '127.0.0.1',
+      'server.port': stable.server.port,
+      'rpc.status_code': 'OK',
+    });
+    exporter.reset();
+    const dup = await traced({ Echo: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode) }, { semconvStability: 'dup' });
+    await dup.channel.unaryUnary('/t.Svc/Echo')(encode('x'));
+    await eventually(() => spans().length === 2);
+    const srv = spanOf('t.Svc/Echo', SpanKind.SERVER).attributes;
+    assert.deepEqual(
+      [srv['rpc.system'], srv['rpc.service'], srv['rpc.system.name'], srv['rpc.method'], srv['rpc.grpc.status_code'], srv['rpc.status_code']],
+      ['grpc', 't.Svc', 'grpc', 't.Svc/Echo', 0, 'OK'],
+    );
+  });
+
   it('the filter leaves a method untraced, and its calls still work', async () => {
     const { channel } = await traced({ Echo: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode), Health: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode) }, { filter: (m) => m !== '/t.Svc/Health' });
     assert.equal(decode(await channel.unaryUnary('/t.Svc/Health')(encode('h'))), 'h');
