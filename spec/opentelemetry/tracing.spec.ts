@@ -2,7 +2,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { delay } from 'abort-controller-x';
 import {
@@ -274,6 +274,20 @@ describe('OpenTelemetry spans', () => {
     assert.equal(decode(await channel.unaryUnary('/t.Svc/Echo')(encode('e'))), 'e');
     await eventually(() => spans().length === 2);
     assert.deepEqual(spans().map((s) => s.name), ['t.Svc/Echo', 't.Svc/Echo']);
+  });
+
+  it('baggage crosses the call when the global propagator includes it, and reaches the handler', async () => {
+    propagation.disable();
+    propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+    try {
+      const { channel } = await traced({ Tenant: unaryUnaryRpcMethodHandler(() => propagation.getActiveBaggage()?.getEntry('tenant')?.value ?? 'none', decode, encode) });
+      const withBaggage = propagation.setBaggage(ROOT_CONTEXT, propagation.createBaggage({ tenant: { value: 'acme' } }));
+      assert.equal(decode(await context.with(withBaggage, () => channel.unaryUnary('/t.Svc/Tenant')(encode('')))), 'acme');
+      assert.equal(decode(await channel.unaryUnary('/t.Svc/Tenant')(encode(''))), 'none');
+    } finally {
+      propagation.disable();
+      propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    }
   });
 
   it('an uninstrumented server sees a W3C traceparent naming the client span', async () => {
