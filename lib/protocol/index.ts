@@ -47,6 +47,9 @@ export {
   type FieldViolation,
   type HelpLink,
 } from './status-details.js';
+// @internal: the hand-written protobuf wire reader and writer, shared with services/ (health,
+// reflection); not part of the public API.
+export { ProtoWriter, readFields, readString, WireType, type ProtoField } from './protobuf-wire.js';
 export {
   Metadata,
   metadataToHeaders,

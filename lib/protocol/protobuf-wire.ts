@@ -1,11 +1,12 @@
 /**
  * A minimal protobuf wire-format reader and writer (varints, length-delimited fields), enough
- * for the few fixed messages the protocol layer must read and write itself — `google.rpc.Status`
- * and its details — without depending on a protobuf library.
+ * for the few fixed messages grpc-iter must read and write itself — `google.rpc.Status` and its
+ * details, the health service's messages, server reflection's requests, responses and
+ * descriptors — without depending on a protobuf library.
  * See https://protobuf.dev/programming-guides/encoding/.
  */
 
-/** Wire types of protobuf fields (encoding.md, "Message Structure"). */
+/** Wire types of protobuf fields (encoding.md, "Message Structure"). @internal */
 export const WireType = { VARINT: 0, I64: 1, LEN: 2, SGROUP: 3, EGROUP: 4, I32: 5 } as const;
 
 const textEncoder = new TextEncoder();
@@ -85,9 +86,23 @@ export class ProtoWriter {
     return this;
   }
 
-  /** A string field. */
-  string(field: number, value: string): this {
-    return value === '' ? this : this.bytes(field, textEncoder.encode(value));
+  /** A string field; `''` is written only when `always` (a set oneof member, a map key). */
+  string(field: number, value: string, always = false): this {
+    return value === '' && !always ? this : this.bytes(field, textEncoder.encode(value), true);
+  }
+
+  /**
+   * A packed repeated int32 or int64 field (proto3 packs repeated scalars); nothing when empty.
+   * Each value is a signed varint, as {@link ProtoWriter.int} writes it.
+   */
+  packed(field: number, values: readonly number[]): this {
+    if (values.length === 0) return this;
+    const inner = new ProtoWriter();
+    for (const value of values) {
+      if (!Number.isSafeInteger(value)) throw new RangeError(`Cannot encode field ${field}: ${value} is not a safe integer`);
+      inner.#signedVarint(value);
+    }
+    return this.bytes(field, inner.finish(), true);
   }
 
   /** An embedded message field, written even when empty (message fields have presence). */
@@ -101,7 +116,7 @@ export class ProtoWriter {
   }
 }
 
-/** One field read by {@link readFields}: its number, wire type and value. */
+/** One field read by {@link readFields}: its number, wire type and value. @internal */
 export interface ProtoField {
   /** The field number. */
   readonly field: number;
@@ -118,17 +133,19 @@ const EMPTY = new Uint8Array(0);
 /**
  * Reads every field of a message, skipping fixed-width ones; unknown field numbers are the
  * caller's to ignore, as protobuf parsers do.
- * @throws Error on truncated or malformed input
+ * @param bytes - the encoded message
+ * @param what - the message's name, for errors: `Cannot decode <what>: <why>`
+ * @throws RangeError on truncated or malformed input
  * @internal
  */
-export function readFields(bytes: Uint8Array): ProtoField[] {
+export function readFields(bytes: Uint8Array, what = 'protobuf'): ProtoField[] {
   const fields: ProtoField[] = [];
   let pos = 0;
   const varint = (): [number, number] => {
     let lo = 0;
     let hi = 0;
     for (let i = 0; i < 10; i++) {
-      if (pos >= bytes.length) throw new Error('Cannot decode protobuf: truncated varint');
+      if (pos >= bytes.length) throw new RangeError(`Cannot decode ${what}: truncated varint`);
       const b = bytes[pos++]!;
       if (i < 4) lo |= (b & 0x7f) << (7 * i);
       else if (i === 4) {
@@ -137,14 +154,14 @@ export function readFields(bytes: Uint8Array): ProtoField[] {
       } else hi |= (b & 0x7f) << (7 * i - 32);
       if ((b & 0x80) === 0) return [lo >>> 0, hi >>> 0];
     }
-    throw new Error('Cannot decode protobuf: varint longer than 10 bytes');
+    throw new RangeError(`Cannot decode ${what}: varint longer than 10 bytes`);
   };
   while (pos < bytes.length) {
     const [tagLo, tagHi] = varint();
-    if (tagHi !== 0) throw new Error('Cannot decode protobuf: field number out of range');
+    if (tagHi !== 0) throw new RangeError(`Cannot decode ${what}: field number out of range`);
     const field = tagLo >>> 3;
     const wireType = tagLo & 7;
-    if (field === 0) throw new Error('Cannot decode protobuf: field number 0');
+    if (field === 0) throw new RangeError(`Cannot decode ${what}: field number 0`);
     switch (wireType) {
       case WireType.VARINT: {
         const [lo, hi] = varint();
@@ -155,7 +172,7 @@ export function readFields(bytes: Uint8Array): ProtoField[] {
       }
       case WireType.LEN: {
         const [lo, hi] = varint();
-        if (hi !== 0 || lo > bytes.length - pos) throw new Error('Cannot decode protobuf: length past the end of the message');
+        if (hi !== 0 || lo > bytes.length - pos) throw new RangeError(`Cannot decode ${what}: length past the end of the message`);
         fields.push({ field, wireType, int: 0, bytes: bytes.subarray(pos, pos + lo) });
         pos += lo;
         break;
@@ -163,11 +180,11 @@ export function readFields(bytes: Uint8Array): ProtoField[] {
       case WireType.I64:
       case WireType.I32: {
         pos += wireType === WireType.I64 ? 8 : 4;
-        if (pos > bytes.length) throw new Error('Cannot decode protobuf: truncated fixed-width field');
+        if (pos > bytes.length) throw new RangeError(`Cannot decode ${what}: truncated fixed-width field`);
         break;
       }
       default:
-        throw new Error(`Cannot decode protobuf: wire type ${wireType} is not supported`);
+        throw new RangeError(`Cannot decode ${what}: wire type ${wireType} is not supported`);
     }
   }
   return fields;

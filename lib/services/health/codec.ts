@@ -1,3 +1,5 @@
+import { ProtoWriter, WireType, readFields, readString } from '../../protocol/index.js';
+
 // The messages of grpc/grpc-proto grpc/health/v1/health.proto, encoded by hand: they are small,
 // and the health service must not need a .proto file or protobufjs to run.
 //
@@ -42,94 +44,39 @@ export const ServingStatus = {
 /** One of the values of {@link ServingStatus}. */
 export type ServingStatus = (typeof ServingStatus)[keyof typeof ServingStatus];
 
-const utf8 = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * Walks the fields of one message, calling `field` for each length-delimited or varint field it
- * cares about and skipping the rest, as proto3 parsers skip unknown fields.
- */
-function readFields(
-  bytes: Uint8Array,
-  what: string,
-  field: (number: number, value: number | Uint8Array) => void,
-): void {
-  let i = 0;
-  const varint = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (i >= bytes.length) throw new RangeError(`Cannot decode ${what}: truncated varint`);
-      const b = bytes[i++]!;
-      if (shift < 28) result |= (b & 0x7f) << shift;
-      else result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7;
-      if (shift > 63) throw new RangeError(`Cannot decode ${what}: varint too long`);
-    }
-  };
-  while (i < bytes.length) {
-    const tag = varint();
-    const wire = tag & 7;
-    const number = tag >>> 3;
-    if (wire === 0) field(number, varint());
-    else if (wire === 1) i += 8;
-    else if (wire === 5) i += 4;
-    else if (wire === 2) {
-      const length = varint();
-      if (i + length > bytes.length) throw new RangeError(`Cannot decode ${what}: truncated field`);
-      field(number, bytes.subarray(i, i + length));
-      i += length;
-    } else throw new RangeError(`Cannot decode ${what}: wire type ${wire}`);
-  }
-  if (i > bytes.length) throw new RangeError(`Cannot decode ${what}: truncated field`);
-}
-
-function varintBytes(value: number): number[] {
-  const out: number[] = [];
-  while (value > 0x7f) {
-    out.push((value & 0x7f) | 0x80);
-    value >>>= 7;
-  }
-  out.push(value);
-  return out;
-}
-
 /** Decodes a HealthCheckRequest: the service name (field 1), other fields skipped. @internal */
 export function decodeHealthCheckRequest(bytes: Uint8Array): HealthCheckRequest {
   let service = '';
-  readFields(bytes, 'HealthCheckRequest', (number, value) => {
-    if (number === 1 && value instanceof Uint8Array) service = utf8Decoder.decode(value);
-  });
+  for (const f of readFields(bytes, 'HealthCheckRequest')) {
+    if (f.field === 1 && f.wireType === WireType.LEN) service = readString(f.bytes);
+  }
   return { service };
 }
 
 /** Encodes a HealthCheckRequest. @internal */
 export function encodeHealthCheckRequest(request: HealthCheckRequest): Uint8Array {
   // proto3 leaves an empty string out.
-  if (request.service === '') return new Uint8Array(0);
-  const name = utf8.encode(request.service);
-  return Uint8Array.from([0x0a, ...varintBytes(name.length), ...name]);
+  return new ProtoWriter().string(1, request.service).finish();
 }
 
 /** Decodes a HealthCheckResponse: the status (field 1); an enum value we do not know is kept as its number. @internal */
 export function decodeHealthCheckResponse(bytes: Uint8Array): HealthCheckResponse {
   let status = 0;
-  readFields(bytes, 'HealthCheckResponse', (number, value) => {
-    if (number === 1 && typeof value === 'number') status = value;
-  });
+  for (const f of readFields(bytes, 'HealthCheckResponse')) {
+    if (f.field === 1 && f.wireType === WireType.VARINT) status = f.int;
+  }
   return { status: status as ServingStatus };
 }
 
 /** Encodes a HealthCheckResponse. @internal */
 export function encodeHealthCheckResponse(response: HealthCheckResponse): Uint8Array {
   // proto3 leaves a zero enum out.
-  return response.status === 0 ? new Uint8Array(0) : Uint8Array.from([0x08, ...varintBytes(response.status)]);
+  return new ProtoWriter().int(1, response.status).finish();
 }
 
 /** Decodes a HealthListRequest, which has no fields: any present are skipped. @internal */
 export function decodeHealthListRequest(bytes: Uint8Array): Record<string, never> {
-  readFields(bytes, 'HealthListRequest', () => undefined);
+  readFields(bytes, 'HealthListRequest');
   return {};
 }
 
@@ -140,31 +87,28 @@ export function encodeHealthListRequest(): Uint8Array {
 
 /** Encodes a HealthListResponse, one map entry per service. @internal */
 export function encodeHealthListResponse(response: HealthListResponse): Uint8Array {
-  const out: number[] = [];
+  const w = new ProtoWriter();
   for (const [service, value] of response.statuses) {
-    const key = utf8.encode(service);
-    const status = encodeHealthCheckResponse(value);
     // The key and value are written even when empty, as protoc's serializers write map entries.
-    const entry = [0x0a, ...varintBytes(key.length), ...key, 0x12, ...varintBytes(status.length), ...status];
-    out.push(0x0a, ...varintBytes(entry.length), ...entry);
+    w.message(1, new ProtoWriter().string(1, service, true).message(2, encodeHealthCheckResponse(value)).finish());
   }
-  return Uint8Array.from(out);
+  return w.finish();
 }
 
 /** Decodes a HealthListResponse; a map entry without a key is the key `''`, without a value UNKNOWN. @internal */
 export function decodeHealthListResponse(bytes: Uint8Array): HealthListResponse {
   const statuses = new Map<string, HealthCheckResponse>();
-  readFields(bytes, 'HealthListResponse', (number, value) => {
-    if (number !== 1 || !(value instanceof Uint8Array)) return;
+  for (const f of readFields(bytes, 'HealthListResponse')) {
+    if (f.field !== 1 || f.wireType !== WireType.LEN) continue;
     let key = '';
     let status: HealthCheckResponse = { status: ServingStatus.UNKNOWN };
-    readFields(value, 'HealthListResponse.StatusesEntry', (entryNumber, entryValue) => {
-      if (!(entryValue instanceof Uint8Array)) return;
-      if (entryNumber === 1) key = utf8Decoder.decode(entryValue);
-      else if (entryNumber === 2) status = decodeHealthCheckResponse(entryValue);
-    });
+    for (const g of readFields(f.bytes, 'HealthListResponse.StatusesEntry')) {
+      if (g.wireType !== WireType.LEN) continue;
+      if (g.field === 1) key = readString(g.bytes);
+      else if (g.field === 2) status = decodeHealthCheckResponse(g.bytes);
+    }
     // Protobuf encoding guide, "Maps": a repeated key keeps the last value.
     statuses.set(key, status);
-  });
+  }
   return { statuses };
 }

@@ -1,9 +1,9 @@
 import { fileDescriptorsOf } from '../../proto/index.js';
-import { RpcError, StatusCode, type ServiceDefinition } from '../../protocol/index.js';
+import { ProtoWriter, RpcError, StatusCode, WireType, readFields, readString, type ServiceDefinition } from '../../protocol/index.js';
 import { methodHandlersGenericHandler, streamStreamRpcMethodHandler, type Server, type ServiceRpcHandler } from '../../server/index.js';
 import { HEALTH_DESCRIPTOR, HEALTH_SERVICE_NAME } from '../health/index.js';
 import { REFLECTION_V1ALPHA_DESCRIPTOR, REFLECTION_V1_DESCRIPTOR } from './descriptors.js';
-import { Writer, decodeReflectionRequest, readFields, text, type ReflectionRequest } from './wire.js';
+import { decodeReflectionRequest, type ReflectionRequest } from './wire.js';
 
 // grpc/grpc-proto grpc/reflection/v1/reflection.proto: one bidi method, ServerReflectionInfo;
 // each request gets one response, in order, on the same stream. v1alpha is the same protocol
@@ -47,11 +47,11 @@ function indexExtension(bytes: Uint8Array, scope: string, file: string, index: R
   let name = '';
   let extendee = '';
   let number = 0;
-  readFields(bytes, 'FieldDescriptorProto', (field, wire, varint, value) => {
-    if (field === 1 && wire === 2) name = text(value);
-    else if (field === 2 && wire === 2) extendee = stripDot(text(value));
-    else if (field === 3 && wire === 0) number = varint;
-  });
+  for (const f of readFields(bytes, 'FieldDescriptorProto')) {
+    if (f.field === 1 && f.wireType === WireType.LEN) name = readString(f.bytes);
+    else if (f.field === 2 && f.wireType === WireType.LEN) extendee = stripDot(readString(f.bytes));
+    else if (f.field === 3 && f.wireType === WireType.VARINT) number = f.int;
+  }
   index.symbols.set(join(scope, name), file);
   let numbers = index.extensions.get(extendee);
   if (numbers === undefined) index.extensions.set(extendee, (numbers = new Map()));
@@ -61,36 +61,36 @@ function indexExtension(bytes: Uint8Array, scope: string, file: string, index: R
 function indexEnum(bytes: Uint8Array, scope: string, file: string, index: ReflectionIndex): void {
   const values: Uint8Array[] = [];
   let name = '';
-  readFields(bytes, 'EnumDescriptorProto', (field, wire, _varint, value) => {
-    if (field === 1 && wire === 2) name = text(value);
-    else if (field === 2 && wire === 2) values.push(value);
-  });
+  for (const f of readFields(bytes, 'EnumDescriptorProto')) {
+    if (f.field === 1 && f.wireType === WireType.LEN) name = readString(f.bytes);
+    else if (f.field === 2 && f.wireType === WireType.LEN) values.push(f.bytes);
+  }
   index.symbols.set(join(scope, name), file);
   // descriptor.h: enum values are siblings of their enum, `pkg.RED` rather than `pkg.Color.RED`.
   for (const value of values) {
-    readFields(value, 'EnumValueDescriptorProto', (field, wire, _varint, v) => {
-      if (field === 1 && wire === 2) index.symbols.set(join(scope, text(v)), file);
-    });
+    for (const f of readFields(value, 'EnumValueDescriptorProto')) {
+      if (f.field === 1 && f.wireType === WireType.LEN) index.symbols.set(join(scope, readString(f.bytes)), file);
+    }
   }
 }
 
 function indexMessage(bytes: Uint8Array, scope: string, file: string, index: ReflectionIndex): void {
   let name = '';
   const parts: Array<[number, Uint8Array]> = [];
-  readFields(bytes, 'DescriptorProto', (field, wire, _varint, value) => {
-    if (wire !== 2) return;
-    if (field === 1) name = text(value);
-    else parts.push([field, value]);
-  });
+  for (const f of readFields(bytes, 'DescriptorProto')) {
+    if (f.wireType !== WireType.LEN) continue;
+    if (f.field === 1) name = readString(f.bytes);
+    else parts.push([f.field, f.bytes]);
+  }
   const full = join(scope, name);
   index.symbols.set(full, file);
   index.messages.add(full);
   for (const [field, value] of parts) {
     if (field === 2 || field === 8) {
       // A field (2) or a oneof (8): both are named by their first field.
-      readFields(value, field === 2 ? 'FieldDescriptorProto' : 'OneofDescriptorProto', (f, w, _v, sub) => {
-        if (f === 1 && w === 2) index.symbols.set(join(full, text(sub)), file);
-      });
+      for (const f of readFields(value, field === 2 ? 'FieldDescriptorProto' : 'OneofDescriptorProto')) {
+        if (f.field === 1 && f.wireType === WireType.LEN) index.symbols.set(join(full, readString(f.bytes)), file);
+      }
     } else if (field === 3) indexMessage(value, full, file, index);
     else if (field === 4) indexEnum(value, full, file, index);
     else if (field === 6) indexExtension(value, full, file, index);
@@ -102,13 +102,13 @@ function indexFile(bytes: Uint8Array, index: ReflectionIndex): void {
   let pkg = '';
   const dependencies: string[] = [];
   const parts: Array<[number, Uint8Array]> = [];
-  readFields(bytes, 'FileDescriptorProto', (field, wire, _varint, value) => {
-    if (wire !== 2) return;
-    if (field === 1) name = text(value);
-    else if (field === 2) pkg = text(value);
-    else if (field === 3) dependencies.push(text(value));
-    else parts.push([field, value]);
-  });
+  for (const f of readFields(bytes, 'FileDescriptorProto')) {
+    if (f.wireType !== WireType.LEN) continue;
+    if (f.field === 1) name = readString(f.bytes);
+    else if (f.field === 2) pkg = readString(f.bytes);
+    else if (f.field === 3) dependencies.push(readString(f.bytes));
+    else parts.push([f.field, f.bytes]);
+  }
   // The first descriptor seen under a name is the one served.
   if (index.files.has(name)) return;
   index.files.set(name, { bytes, dependencies });
@@ -119,16 +119,16 @@ function indexFile(bytes: Uint8Array, index: ReflectionIndex): void {
     else if (field === 6) {
       let service = '';
       const methods: Uint8Array[] = [];
-      readFields(value, 'ServiceDescriptorProto', (f, w, _v, sub) => {
-        if (f === 1 && w === 2) service = text(sub);
-        else if (f === 2 && w === 2) methods.push(sub);
-      });
+      for (const f of readFields(value, 'ServiceDescriptorProto')) {
+        if (f.field === 1 && f.wireType === WireType.LEN) service = readString(f.bytes);
+        else if (f.field === 2 && f.wireType === WireType.LEN) methods.push(f.bytes);
+      }
       const full = join(pkg, service);
       index.symbols.set(full, name);
       for (const method of methods) {
-        readFields(method, 'MethodDescriptorProto', (f, w, _v, sub) => {
-          if (f === 1 && w === 2) index.symbols.set(join(full, text(sub)), name);
-        });
+        for (const f of readFields(method, 'MethodDescriptorProto')) {
+          if (f.field === 1 && f.wireType === WireType.LEN) index.symbols.set(join(full, readString(f.bytes)), name);
+        }
       }
     }
   }
@@ -167,33 +167,33 @@ function buildIndex(server: Server, only: ReadonlySet<string> | undefined): Refl
   return { ...index, services };
 }
 
-function fileResponse(index: ReflectionIndex, file: string, sent: Set<string>): Writer {
+function fileResponse(index: ReflectionIndex, file: string, sent: Set<string>): ProtoWriter {
   // grpc-go's reflection: the asked-for file always, then each transitive dependency not yet
   // sent on this stream (reflection.proto allows leaving out files sent earlier).
-  const inner = new Writer();
+  const inner = new ProtoWriter();
   const visit = (name: string, asked: boolean): void => {
     if (!asked && sent.has(name)) return;
     const entry = index.files.get(name);
     if (entry === undefined) return;
     const first = !sent.has(name);
     sent.add(name);
-    inner.bytes(1, entry.bytes);
+    inner.message(1, entry.bytes);
     if (asked || first) for (const dep of entry.dependencies) visit(dep, false);
   };
   visit(file, true);
-  return new Writer().bytes(4, inner.finish());
+  return new ProtoWriter().message(4, inner.finish());
 }
 
-function errorResponse(code: StatusCode, message: string): Writer {
-  return new Writer().bytes(7, new Writer().varint(1, code).string(2, message).finish());
+function errorResponse(code: StatusCode, message: string): ProtoWriter {
+  return new ProtoWriter().message(7, new ProtoWriter().int(1, code).string(2, message).finish());
 }
 
-function answer(index: ReflectionIndex, request: ReflectionRequest, sent: Set<string>): Writer {
+function answer(index: ReflectionIndex, request: ReflectionRequest, sent: Set<string>): ProtoWriter {
   switch (request.kind) {
     case 'listServices': {
-      const list = new Writer();
-      for (const name of index.services) list.bytes(1, new Writer().string(1, name).finish());
-      return new Writer().bytes(6, list.finish());
+      const list = new ProtoWriter();
+      for (const name of index.services) list.message(1, new ProtoWriter().string(1, name).finish());
+      return new ProtoWriter().message(6, list.finish());
     }
     case 'fileByFilename':
       if (!index.files.has(request.name)) return errorResponse(StatusCode.NOT_FOUND, `File not found: "${request.name}"`);
@@ -213,7 +213,7 @@ function answer(index: ReflectionIndex, request: ReflectionRequest, sent: Set<st
       // A known type without extensions answers an empty list: grpcurl stops on an error here.
       if (!index.messages.has(type)) return errorResponse(StatusCode.NOT_FOUND, `Type not found: "${request.name}"`);
       const numbers = [...(index.extensions.get(type)?.keys() ?? [])].sort((a, b) => a - b);
-      return new Writer().bytes(5, new Writer().string(1, type).packed(2, numbers).finish());
+      return new ProtoWriter().message(5, new ProtoWriter().string(1, type).packed(2, numbers).finish());
     }
     case 'none':
       // As grpc C++'s reflection: a request with no known message_request is answered, not fatal.
@@ -244,7 +244,7 @@ export function reflectionHandlers(server: Server, options: ReflectionOptions = 
           throw new RpcError(StatusCode.INVALID_ARGUMENT, `Cannot decode ServerReflectionRequest: ${(err as Error).message}`);
         }
         // ServerReflectionResponse: valid_host (1) and original_request (2), the request's own bytes.
-        yield concat(new Writer().string(1, request.host).bytes(2, raw).finish(), answer(index, request, sent).finish());
+        yield concat(new ProtoWriter().string(1, request.host).message(2, raw).finish(), answer(index, request, sent).finish());
       }
     },
     (bytes) => bytes,
