@@ -240,6 +240,21 @@ describe('server reflection (grpc.reflection.v1 and v1alpha)', () => {
     assert.deepEqual(kinds, symbols.map(() => 0x22));
   });
 
+  it('answers a malformed request INVALID_ARGUMENT, naming the message once', async () => {
+    const client = new grpc.Client(address, grpc.credentials.createInsecure());
+    const call = client.makeBidiStreamRequest('/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', (b: Buffer) => b, (b: Buffer) => b);
+    const status = new Promise<grpc.StatusObject>((resolveStatus) => call.on('status', resolveStatus));
+    call.on('data', () => undefined);
+    call.on('error', () => undefined);
+    call.write(Buffer.from([0x1a, 0x05, 0x61])); // file_by_filename claiming 5 bytes, holding 1
+    call.end();
+    const { code, details } = await status;
+    client.close();
+    assert.equal(code, grpc.status.INVALID_ARGUMENT);
+    assert.match(details, /^Cannot decode ServerReflectionRequest: /);
+    assert.doesNotMatch(details, /Cannot decode ServerReflectionRequest: Cannot decode/);
+  });
+
   it('serves descriptors byte-equal to protoc --descriptor_set_out --include_imports', () => {
     const cases: Array<[string, string[], ServiceDefinition]> = [
       [INTEROP, ['grpc/testing/test.proto'], (loadProto('grpc/testing/test.proto', { includeDirs: [INTEROP] }) as unknown as { grpc: { testing: { TestService: ServiceDefinition } } }).grpc.testing.TestService],

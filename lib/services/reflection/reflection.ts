@@ -241,7 +241,9 @@ export function reflectionHandlers(server: Server, options: ReflectionOptions = 
         try {
           request = decodeReflectionRequest(raw);
         } catch (err) {
-          throw new RpcError(StatusCode.INVALID_ARGUMENT, `Cannot decode ServerReflectionRequest: ${(err as Error).message}`);
+          // The codec's RangeErrors name the message already; a UTF-8 TypeError does not.
+          const message = (err as Error).message;
+          throw new RpcError(StatusCode.INVALID_ARGUMENT, message.startsWith('Cannot decode') ? message : `Cannot decode ServerReflectionRequest: ${message}`);
         }
         // ServerReflectionResponse: valid_host (1) and original_request (2), the request's own bytes.
         yield concat(new ProtoWriter().string(1, request.host).message(2, raw).finish(), answer(index, request, sent).finish());
