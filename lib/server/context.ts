@@ -102,14 +102,28 @@ const authCache = new WeakMap<ServerHttp2Session, { peer: string; auth: AuthCont
 export class ServerContext implements ServicerContext {
   readonly #call: ServerCall;
   readonly #session: ServerHttp2Session;
+  readonly #authority: string | undefined;
   statusCode: StatusCode | undefined;
   statusDetails: string | undefined;
   trailers: Metadata | undefined;
   compressNext = true;
 
-  constructor(call: ServerCall, session: ServerHttp2Session) {
+  constructor(call: ServerCall, session: ServerHttp2Session, authority: string | undefined) {
     this.#call = call;
     this.#session = session;
+    this.#authority = authority;
+  }
+
+  /**
+   * The host (and port) the client addressed: the request's `:authority` (PROTOCOL-HTTP2.md,
+   * Requests), else the local address the connection arrived on, or undefined on a unix socket.
+   */
+  serverAuthority(): string | undefined {
+    if (this.#authority !== undefined && this.#authority !== '') return this.#authority;
+    const socket = this.#session.socket;
+    const address = socket?.localAddress;
+    if (address === undefined) return undefined;
+    return `${socket.localFamily === 'IPv6' ? `[${address}]` : address}:${socket.localPort}`;
   }
 
   get signal(): AbortSignal {
@@ -301,6 +315,15 @@ export function onCallEnd(context: ServicerContext, callback: (status: ServerCal
   if (!(context instanceof ServerContext)) return false;
   context.onEnd(callback);
   return true;
+}
+
+/**
+ * The host (and port) a call was addressed to (see {@link ServerContext.serverAuthority}).
+ * @returns undefined for a context this server did not make
+ * @internal
+ */
+export function serverAuthorityOf(context: ServicerContext): string | undefined {
+  return context instanceof ServerContext ? context.serverAuthority() : undefined;
 }
 
 function checkAbortCode(code: StatusCode): void {

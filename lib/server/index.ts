@@ -5,7 +5,7 @@
 export { server, Server, type ServerConfig, type ServiceImplementation } from './server.js';
 export { type ServicerContext, type AuthContext } from './context.js';
 /** @internal For ready-made interceptors that report how a call ended. */
-export { onCallEnd } from './context.js';
+export { onCallEnd, serverAuthorityOf } from './context.js';
 export {
   unaryUnaryRpcMethodHandler,
   unaryStreamRpcMethodHandler,

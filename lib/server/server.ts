@@ -390,7 +390,7 @@ export class Server {
     call.registry = this.#calls;
 
     const path = call.path;
-    const ctx = new ServerContext(call, session);
+    const ctx = new ServerContext(call, session, headers[':authority']);
     if (this.#resolve === undefined) {
       const handler = this.#registered.get(path) ?? this.#lookup({ method: path, get invocationMetadata() { return call.metadata; } });
       this.#run(call, ctx, handler as InterceptedHandler);
