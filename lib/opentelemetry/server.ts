@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import { StatusCode, isUnexpectedError } from '../protocol/index.js';
-import { onCallEnd, type AnyRpcMethodHandler, type InterceptedHandler, type ServerInterceptor, type ServicerContext } from '../server/index.js';
+import { onCallEnd, serverAuthorityOf, type AnyRpcMethodHandler, type InterceptedHandler, type ServerInterceptor, type ServicerContext } from '../server/index.js';
 import { metadataGetter, meterOf, serverCallContexts, tracerOf, type OpenTelemetryOptions } from './options.js';
 import { SERVER_ERROR_CODES, createInstruments, endAttributes, parseAddress, parseMethod, parseStabilityOptIn, spanAttributes, startAttributes, type Instruments, type MethodName } from './semconv.js';
 import { inContext, isIterable } from './streams.js';
@@ -77,7 +77,11 @@ class ServerCallTrace {
     const known = serverCallContexts.get(call);
     if (known !== undefined) return known; // a second behavior slot of the same call: already traced
     const parent = propagation.extract(ROOT_CONTEXT, call.invocationMetadata(), metadataGetter);
-    const attributes = spanAttributes(this.#stability, (c) => startAttributes(c, this.#name, undefined));
+    // rpc-spans.md, server span: server.address / server.port are the logical host the client
+    // addressed, its :authority (the local address when it sent none).
+    const authority = serverAuthorityOf(call);
+    const server = authority === undefined ? undefined : parseAddress(authority);
+    const attributes = spanAttributes(this.#stability, (c) => startAttributes(c, this.#name, server));
     const peer = parseAddress(call.peer());
     if (peer !== undefined) {
       attributes['network.peer.address'] = peer.address;
@@ -85,6 +89,7 @@ class ServerCallTrace {
     }
     const span = this.#tracer.startSpan(this.#name.full, { kind: SpanKind.SERVER, attributes, startTime: this.#startedAt }, parent);
     this.#span = span;
+    // Not on the metrics: the client picks the :authority, so its values are unbounded.
     this.#metricAttributes = { old: startAttributes('old', this.#name, undefined), stable: startAttributes('stable', this.#name, undefined) };
     const ctx = trace.setSpan(parent, span);
     serverCallContexts.set(call, ctx);

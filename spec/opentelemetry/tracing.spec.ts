@@ -85,6 +85,20 @@ describe('OpenTelemetry spans', () => {
     assert.deepEqual(client.events, [], 'message events are off by default');
   });
 
+  it('the SERVER span names the host and port the client addressed (:authority) as server.address and server.port', async () => {
+    const { server, channel } = await traced({ Echo: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode) });
+    await channel.unaryUnary('/t.Svc/Echo')(encode('hi'));
+    const named = insecureChannel(server.address, { 'grpc.default_authority': 'api.example.com:8443' });
+    cleanup.push(() => named.close());
+    await interceptChannel(named, openTelemetryClientInterceptor({ tracerProvider })).unaryUnary('/t.Svc/Echo')(encode('hi'));
+    await eventually(() => spans().filter((s) => s.kind === SpanKind.SERVER).length === 2);
+    const [byTarget, byAuthority] = spans().filter((s) => s.kind === SpanKind.SERVER);
+    assert.equal(byTarget!.attributes['server.address'], '127.0.0.1');
+    assert.equal(byTarget!.attributes['server.port'], server.port);
+    assert.equal(byAuthority!.attributes['server.address'], 'api.example.com');
+    assert.equal(byAuthority!.attributes['server.port'], 8443);
+  });
+
   it('server-streaming, client-streaming and bidi spans end when their streams end, with message events when asked', async () => {
     const { channel } = await traced(
       {
