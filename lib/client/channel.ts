@@ -39,6 +39,49 @@ export interface CallOptions {
   readonly parent?: ParentCall;
 }
 
+/**
+ * Learns the serialized size of each message of one call, for instrumentation: the channel
+ * calls it as it encodes each request and as it reads each response's bytes.
+ * @internal
+ */
+export interface MessageSizeObserver {
+  /** A request of `bytes` bytes was serialized to be sent. */
+  sent(bytes: number): void;
+  /** A response of `bytes` bytes arrived, before it was deserialized. */
+  received(bytes: number): void;
+}
+
+/**
+ * The key, in a call's options, of its {@link MessageSizeObserver}. A symbol, so it survives the
+ * `{ ...options }` copies interceptors make and is no option users see.
+ * @internal
+ */
+export const messageSizes: unique symbol = Symbol('grpc-iter.messageSizes');
+
+/** Call options with the internal size observer. */
+type ObservedOptions = CallOptions & { readonly [messageSizes]?: MessageSizeObserver };
+
+/** `serialize` reporting each size to the call's observer; `serialize` itself when there is none (one check per call). */
+function sizedSerializer<Req>(options: CallOptions | undefined, serialize: RequestSerializer<Req>): RequestSerializer<Req> {
+  const sizes = (options as ObservedOptions | undefined)?.[messageSizes];
+  if (sizes === undefined) return serialize;
+  return (request) => {
+    const bytes = serialize(request);
+    sizes.sent(bytes.byteLength);
+    return bytes;
+  };
+}
+
+/** `deserialize` reporting each size to the call's observer; `deserialize` itself when there is none. */
+function sizedDeserializer<Res>(options: CallOptions | undefined, deserialize: ResponseDeserializer<Res>): ResponseDeserializer<Res> {
+  const sizes = (options as ObservedOptions | undefined)?.[messageSizes];
+  if (sizes === undefined) return deserialize;
+  return (bytes) => {
+    sizes.received(bytes.byteLength);
+    return deserialize(bytes);
+  };
+}
+
 /** What `withCall` gives: the response and everything the call reported. */
 export interface CallResult<Res> {
   /** The response message. */
@@ -472,10 +515,10 @@ export class Channel {
     const withCall = async (request: Req, options?: CallOptions): Promise<CallResult<Res>> => {
       const prepared = this.#prepare(method, options);
       try {
-        const call = await this.#unaryAttempts(prepared, encodeRequest(serialize, request), compressible(request), true);
+        const call = await this.#unaryAttempts(prepared, encodeRequest(sizedSerializer(options, serialize), request), compressible(request), true);
         const status = call.statusNow!;
         if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
-        const response = decodeResponse(deserialize, call.responseNow() ?? (await call.response()));
+        const response = decodeResponse(sizedDeserializer(options, deserialize), call.responseNow() ?? (await call.response()));
         return {
           response,
           initialMetadata: call.initialMetadataNow ?? new Metadata(),
@@ -505,10 +548,10 @@ export class Channel {
     const withCall = async (requests: Iterable<Req> | AsyncIterable<Req>, options?: CallOptions): Promise<CallResult<Res>> => {
       const prepared = this.#prepare(method, options);
       try {
-        const call = await this.#streamingAttempts(prepared, requests, serialize, true);
+        const call = await this.#streamingAttempts(prepared, requests, sizedSerializer(options, serialize), true);
         const status = await call.status();
         if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
-        const response = decodeResponse(deserialize, await call.response());
+        const response = decodeResponse(sizedDeserializer(options, deserialize), await call.response());
         return {
           response,
           initialMetadata: await call.initialMetadata(),
@@ -564,11 +607,11 @@ export class Channel {
       const prepared = this.#prepare(method, options);
       let started: Promise<ClientCall>;
       try {
-        started = this.#unaryAttempts(prepared, encodeRequest(serialize, request), compressible(request), false);
+        started = this.#unaryAttempts(prepared, encodeRequest(sizedSerializer(options, serialize), request), compressible(request), false);
       } catch (err) {
         started = Promise.reject(err as RpcError);
       }
-      return responseStream(started, deserialize, prepared.dispose);
+      return responseStream(started, sizedDeserializer(options, deserialize), prepared.dispose);
     };
   }
 
@@ -585,7 +628,7 @@ export class Channel {
     const deserialize = (responseDeserializer ?? identityBytes) as ResponseDeserializer<Res>;
     return (requests, options) => {
       const prepared = this.#prepare(method, options);
-      return responseStream(this.#streamingAttempts(prepared, requests, serialize, false), deserialize, prepared.dispose);
+      return responseStream(this.#streamingAttempts(prepared, requests, sizedSerializer(options, serialize), false), sizedDeserializer(options, deserialize), prepared.dispose);
     };
   }
 }

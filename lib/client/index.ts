@@ -17,6 +17,8 @@ export {
   type StreamingCall,
   type RequestSerializer,
   type ResponseDeserializer,
+  messageSizes,
+  type MessageSizeObserver,
 } from './channel.js';
 export {
   sslChannelCredentials,
