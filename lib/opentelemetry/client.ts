@@ -1,5 +1,5 @@
-import { SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context } from '@opentelemetry/api';
-import type { ClientInterceptor } from '../client/index.js';
+import { SpanKind, SpanStatusCode, context, propagation, trace, type Context } from '@opentelemetry/api';
+import { messageSizes, type CallOptions, type ClientInterceptor, type MessageSizeObserver } from '../client/index.js';
 import { Metadata, StatusCode, isUnexpectedError, toRpcError } from '../protocol/index.js';
 import { metadataSetter, meterOf, serverCallContexts, tracerOf, type OpenTelemetryOptions } from './options.js';
 import { createInstruments, endAttributes, parseAddress, parseMethod, parseStabilityOptIn, spanAttributes, startAttributes, type Instruments } from './semconv.js';
@@ -21,8 +21,8 @@ export interface OpenTelemetryClientOptions extends OpenTelemetryOptions {
  * `tracestate` by default), and the `rpc.client.*` histograms.
  *
  * The span ends when the call does, with ERROR status for any code but OK; a call the
- * consumer leaves early ends CANCELLED. Message sizes are recorded for messages the
- * interceptor sees as bytes (a channel used without serializers); counts always.
+ * consumer leaves early ends CANCELLED. Message sizes (and the optional message events) are
+ * those of the bytes the channel sends and reads, serializers or not.
  *
  * @param options - providers, a filter, message events, the conventions, the target
  * @returns the interceptor, for `interceptChannel`
@@ -58,14 +58,19 @@ export function openTelemetryClientInterceptor(options: OpenTelemetryClientOptio
     propagation.inject(ctx, metadata, metadataSetter);
     const old = startAttributes('old', name, server);
     const counts = { sent: 0, received: 0 };
-    const message = (type: 'SENT' | 'RECEIVED', id: number, value: unknown): void => {
-      const size = value instanceof Uint8Array ? value.byteLength : undefined;
-      if (size !== undefined) (type === 'SENT' ? i.requestSize : i.responseSize)?.record(size, old);
-      if (!messageEvents) return;
-      const attributes: Attributes = { 'rpc.message.type': type, 'rpc.message.id': id };
-      if (size !== undefined) attributes['rpc.message.uncompressed_size'] = size;
-      span.addEvent('rpc.message', attributes);
+    // The interceptor sees messages as the caller gives them (objects, with serializers): their
+    // sizes come from the channel as it serializes each request and reads each response.
+    const serialized = { sent: 0, received: 0 };
+    const message = (type: 'SENT' | 'RECEIVED', id: number, size: number): void => {
+      (type === 'SENT' ? i.requestSize : i.responseSize)?.record(size, old);
+      // rpc-spans.md, "Events": one rpc.message event per message, ids counted per direction from 1.
+      if (messageEvents) span.addEvent('rpc.message', { 'rpc.message.type': type, 'rpc.message.id': id, 'rpc.message.uncompressed_size': size });
     };
+    const sizes: MessageSizeObserver = {
+      sent: (bytes) => message('SENT', ++serialized.sent, bytes),
+      received: (bytes) => message('RECEIVED', ++serialized.received, bytes),
+    };
+    const callOptions = { ...details.options, metadata, [messageSizes]: sizes } as CallOptions;
     const end = (code: StatusCode, statusDetails: string, error: unknown): void => {
       const isError = code !== StatusCode.OK;
       span.setAttributes(spanAttributes(stability, (c) => endAttributes(c, code, isError)));
@@ -82,7 +87,6 @@ export function openTelemetryClientInterceptor(options: OpenTelemetryClientOptio
     async function* sent(): AsyncGenerator<unknown> {
       for await (const r of requests) {
         counts.sent++;
-        message('SENT', counts.sent, r);
         yield r;
       }
     }
@@ -90,12 +94,11 @@ export function openTelemetryClientInterceptor(options: OpenTelemetryClientOptio
       let outcome: { code: StatusCode; details: string; error?: unknown } | undefined;
       let it: AsyncIterator<unknown> | undefined;
       try {
-        const responses = context.with(ctx, () => next({ ...details, options: { ...details.options, metadata } }, sent()));
+        const responses = context.with(ctx, () => next({ ...details, options: callOptions }, sent()));
         it = responses[Symbol.asyncIterator]();
         const source = it;
         for (let r = await context.with(ctx, () => source.next()); r.done !== true; r = await context.with(ctx, () => source.next())) {
           counts.received++;
-          message('RECEIVED', counts.received, r.value);
           yield r.value;
         }
         outcome = { code: StatusCode.OK, details: '' };

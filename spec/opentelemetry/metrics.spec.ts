@@ -1,11 +1,20 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, type HistogramMetricData, type MetricData } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import { RpcError, StatusCode, insecureChannel, interceptChannel, streamStreamRpcMethodHandler, unaryUnaryRpcMethodHandler } from '../../lib/index.js';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  RpcError,
+  StatusCode,
+  insecureChannel,
+  interceptChannel,
+  streamStreamRpcMethodHandler,
+  streamUnaryRpcMethodHandler,
+  unaryStreamRpcMethodHandler,
+  unaryUnaryRpcMethodHandler,
+} from '../../lib/index.js';
 import { openTelemetryClientInterceptor, openTelemetryServerInterceptor, type SemconvStability } from '../../lib/opentelemetry/index.js';
 import { parseStabilityOptIn } from '../../lib/opentelemetry/semconv.js';
-import { decode, encode, startServer } from '../helpers/grpc.js';
+import { decode, encode, eventually, startServer } from '../helpers/grpc.js';
 
 class TestReader extends MetricReader {
   constructor() {
@@ -114,6 +123,89 @@ describe('OpenTelemetry metrics', () => {
     assert.deepEqual([perRpc('rpc.server.requests_per_rpc', 'Chat').sum, perRpc('rpc.server.responses_per_rpc', 'Chat').sum], [3, 3]);
     assert.deepEqual([perRpc('rpc.client.requests_per_rpc', 'Echo').sum, perRpc('rpc.client.responses_per_rpc', 'Echo').sum], [2, 2]);
     assert.deepEqual([perRpc('rpc.server.requests_per_rpc', 'Fail').sum, perRpc('rpc.server.responses_per_rpc', 'Fail').sum], [1, 0]);
+  });
+
+  it('a client with serializers records each message\'s serialized size, in the size histograms and the message events, for all four kinds', async () => {
+    const reader = new TestReader();
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const exporter = new InMemorySpanExporter();
+    const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    const server = await startServer(
+      {
+        Echo: unaryUnaryRpcMethodHandler((r: string) => r + r, decode, encode),
+        Count: unaryStreamRpcMethodHandler(function* (n: string) {
+          for (let i = 1; i <= Number(n); i++) yield String(i);
+        }, decode, encode),
+        Sum: streamUnaryRpcMethodHandler(async (reqs: AsyncIterable<string>) => {
+          let total = 0;
+          for await (const r of reqs) total += Number(r);
+          return String(total);
+        }, decode, encode),
+        Chat: streamStreamRpcMethodHandler(async function* (reqs: AsyncIterable<string>) {
+          for await (const r of reqs) yield `${r}!`;
+        }, decode, encode),
+      },
+      {},
+      't.Svc',
+    );
+    const base = insecureChannel(server.address);
+    cleanup.push(() => server.close(), () => base.close(), () => meterProvider.shutdown());
+    // The interceptor sees strings: only the channel knows the sizes of the bytes it sends and reads.
+    const channel = interceptChannel(base, openTelemetryClientInterceptor({ meterProvider, tracerProvider, messageEvents: true, semconvStability: 'old' }));
+    assert.equal(await channel.unaryUnary('/t.Svc/Echo', encode, decode)('abc'), 'abcabc');
+    const counted: string[] = [];
+    for await (const r of channel.unaryStream('/t.Svc/Count', encode, decode)('3')) counted.push(r);
+    assert.deepEqual(counted, ['1', '2', '3']);
+    assert.equal(await channel.streamUnary('/t.Svc/Sum', encode, decode)(['1', '22']), '23');
+    const chatted: string[] = [];
+    for await (const r of channel.streamStream('/t.Svc/Chat', encode, decode)(['a', 'bb'])) chatted.push(r);
+    assert.deepEqual(chatted, ['a!', 'bb!']);
+
+    const metrics = (await reader.collect()).resourceMetrics.scopeMetrics.flatMap((x) => x.metrics);
+    const sizes = (name: string, method: string) => {
+      const v = histogram(metrics, name).dataPoints.find((p) => p.attributes['rpc.method'] === method)?.value;
+      return v === undefined ? undefined : { count: v.count, sum: v.sum };
+    };
+    assert.deepEqual(sizes('rpc.client.request.size', 'Echo'), { count: 1, sum: 3 });
+    assert.deepEqual(sizes('rpc.client.response.size', 'Echo'), { count: 1, sum: 6 });
+    assert.deepEqual(sizes('rpc.client.request.size', 'Count'), { count: 1, sum: 1 });
+    assert.deepEqual(sizes('rpc.client.response.size', 'Count'), { count: 3, sum: 3 });
+    assert.deepEqual(sizes('rpc.client.request.size', 'Sum'), { count: 2, sum: 3 });
+    assert.deepEqual(sizes('rpc.client.response.size', 'Sum'), { count: 1, sum: 2 });
+    assert.deepEqual(sizes('rpc.client.request.size', 'Chat'), { count: 2, sum: 3 });
+    assert.deepEqual(sizes('rpc.client.response.size', 'Chat'), { count: 2, sum: 5 });
+
+    await eventually(() => exporter.getFinishedSpans().length === 4);
+    const events = (name: string) =>
+      exporter
+        .getFinishedSpans()
+        .find((x) => x.name === name)!
+        .events.map((e) => [e.name, e.attributes?.['rpc.message.type'], e.attributes?.['rpc.message.id'], e.attributes?.['rpc.message.uncompressed_size']]);
+    assert.deepEqual(events('t.Svc/Echo'), [
+      ['rpc.message', 'SENT', 1, 3],
+      ['rpc.message', 'RECEIVED', 1, 6],
+    ]);
+    assert.deepEqual(events('t.Svc/Count'), [
+      ['rpc.message', 'SENT', 1, 1],
+      ['rpc.message', 'RECEIVED', 1, 1],
+      ['rpc.message', 'RECEIVED', 2, 1],
+      ['rpc.message', 'RECEIVED', 3, 1],
+    ]);
+    const sum = events('t.Svc/Sum');
+    assert.deepEqual(sum.filter((e) => e[1] === 'SENT'), [
+      ['rpc.message', 'SENT', 1, 1],
+      ['rpc.message', 'SENT', 2, 2],
+    ]);
+    assert.deepEqual(sum.filter((e) => e[1] === 'RECEIVED'), [['rpc.message', 'RECEIVED', 1, 2]]);
+    const chat = events('t.Svc/Chat');
+    assert.deepEqual(chat.filter((e) => e[1] === 'SENT'), [
+      ['rpc.message', 'SENT', 1, 1],
+      ['rpc.message', 'SENT', 2, 2],
+    ]);
+    assert.deepEqual(chat.filter((e) => e[1] === 'RECEIVED'), [
+      ['rpc.message', 'RECEIVED', 1, 2],
+      ['rpc.message', 'RECEIVED', 2, 3],
+    ]);
   });
 
   it('rpc: only rpc.server/client.call.duration, in seconds, with rpc.system.name, the full rpc.method and rpc.status_code', async () => {
