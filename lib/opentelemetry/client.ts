@@ -56,7 +56,7 @@ export function openTelemetryClientInterceptor(options: OpenTelemetryClientOptio
     const ctx = trace.setSpan(parent, span);
     const metadata = new Metadata(details.options.metadata);
     propagation.inject(ctx, metadata, metadataSetter);
-    const old = startAttributes('old', name, server);
+    const old = startAttributes('old', name, server, 'metric');
     const counts = { sent: 0, received: 0 };
     // The interceptor sees messages as the caller gives them (objects, with serializers): their
     // sizes come from the channel as it serializes each request and reads each response.
@@ -80,7 +80,7 @@ export function openTelemetryClientInterceptor(options: OpenTelemetryClientOptio
       const ms = performance.now() - startedAt;
       const oldEnd = { ...old, ...endAttributes('old', code, isError) };
       i.duration?.record(ms, oldEnd);
-      i.callDuration?.record(ms / 1000, { ...startAttributes('stable', name, server), ...endAttributes('stable', code, isError) });
+      i.callDuration?.record(ms / 1000, { ...startAttributes('stable', name, server, 'metric'), ...endAttributes('stable', code, isError) });
       i.requestsPerRpc?.record(counts.sent, oldEnd);
       i.responsesPerRpc?.record(counts.received, oldEnd);
     };

@@ -23,6 +23,9 @@ export function parseStabilityOptIn(value: string | undefined): SemconvStability
   return 'old';
 }
 
+/** The `rpc.method` of a method the server does not have. */
+const OTHER = '_OTHER';
+
 /** The parts of a method path `/package.Service/Method`. @internal */
 export interface MethodName {
   /** `package.Service/Method`: the span name (rpc-spans.md, "Name"), and the stable `rpc.method`. */
@@ -31,13 +34,25 @@ export interface MethodName {
   readonly service: string;
   /** `Method`: the old `rpc.method`. */
   readonly method: string;
+  /** Whether the server has the method; an unknown one is `_OTHER` where the conventions ask. */
+  readonly known: boolean;
 }
 
 /** @internal */
-export function parseMethod(path: string): MethodName {
+export function parseMethod(path: string, known = true): MethodName {
   const full = path.startsWith('/') ? path.slice(1) : path;
   const slash = full.lastIndexOf('/');
-  return slash < 0 ? { full, service: '', method: full } : { full, service: full.slice(0, slash), method: full.slice(slash + 1) };
+  return slash < 0 ? { full, service: '', method: full, known } : { full, service: full.slice(0, slash), method: full.slice(slash + 1), known };
+}
+
+/**
+ * The span name: `package.Service/Method`; with the stable conventions, `grpc` for a method
+ * the server does not have (rpc-spans.md, "Span name": `{rpc.system.name}` when rpc.method
+ * is `_OTHER`).
+ * @internal
+ */
+export function spanName(stability: SemconvStability, name: MethodName): string {
+  return stability === 'stable' && !name.known ? 'grpc' : name.full;
 }
 
 /** A `host:port` / `ipv4:a:p` / `ipv6:[a]:p` address split into its parts. @internal */
@@ -91,12 +106,24 @@ export function spanAttributes(stability: SemconvStability, of: (conventions: 'o
 }
 
 /**
- * Attributes known when a call starts, for spans and metrics, in one set of conventions.
+ * Attributes known when a call starts, for a span or for metrics, in one set of conventions.
+ *
+ * A method the server does not have is `_OTHER` in the stable `rpc.method`, with the path in
+ * `rpc.method_original` on spans (attributes-registry, rpc.method: "MUST be set to `_OTHER`",
+ * and tracing "MUST also set rpc.method_original"). The old conventions have no such value:
+ * their spans keep the path's names, their metrics say `_OTHER`, as the client picks the path
+ * and metric attributes must stay bounded.
  * @internal
  */
-export function startAttributes(conventions: 'old' | 'stable', name: MethodName, server: Address | undefined): Attributes {
-  const a: Attributes =
-    conventions === 'old' ? { 'rpc.system': 'grpc', 'rpc.service': name.service, 'rpc.method': name.method } : { 'rpc.system.name': 'grpc', 'rpc.method': name.full };
+export function startAttributes(conventions: 'old' | 'stable', name: MethodName, server: Address | undefined, signal: 'span' | 'metric' = 'span'): Attributes {
+  let a: Attributes;
+  if (conventions === 'old') {
+    const other = !name.known && signal === 'metric';
+    a = { 'rpc.system': 'grpc', 'rpc.service': other ? OTHER : name.service, 'rpc.method': other ? OTHER : name.method };
+  } else {
+    a = { 'rpc.system.name': 'grpc', 'rpc.method': name.known ? name.full : OTHER };
+    if (!name.known && signal === 'span') a['rpc.method_original'] = name.full;
+  }
   if (server !== undefined) {
     a['server.address'] = server.address;
     if (server.port !== undefined) a['server.port'] = server.port;

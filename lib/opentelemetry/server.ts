@@ -1,8 +1,8 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
-import { StatusCode, isUnexpectedError } from '../protocol/index.js';
+import { RpcError, StatusCode, isUnexpectedError } from '../protocol/index.js';
 import { onCallEnd, serverAuthorityOf, type AnyRpcMethodHandler, type InterceptedHandler, type ServerInterceptor, type ServicerContext } from '../server/index.js';
 import { metadataGetter, meterOf, serverCallContexts, tracerOf, type OpenTelemetryOptions } from './options.js';
-import { SERVER_ERROR_CODES, createInstruments, endAttributes, parseAddress, parseMethod, parseStabilityOptIn, spanAttributes, startAttributes, type Instruments, type MethodName } from './semconv.js';
+import { SERVER_ERROR_CODES, createInstruments, endAttributes, parseAddress, parseMethod, parseStabilityOptIn, spanAttributes, spanName, startAttributes, type Instruments, type MethodName } from './semconv.js';
 import { inContext, isIterable } from './streams.js';
 
 type Behavior = (input: unknown, context: ServicerContext) => unknown;
@@ -36,9 +36,11 @@ export function openTelemetryServerInterceptor(options: OpenTelemetryOptions = {
   let instruments: Instruments | undefined; // made at the first call, so a meter provider registered after this still counts
   const { filter, messageEvents = false } = options;
   const wrap = (handler: InterceptedHandler, path: string): InterceptedHandler => {
-    if (handler === null || handler === undefined) return handler;
     instruments ??= createInstruments(meterOf(options), 'server', stability);
-    return instrument(handler, new ServerCallTrace(tracer, instruments, stability, parseMethod(path), messageEvents));
+    // No handler: the server would answer UNIMPLEMENTED. A handler giving the same answer lets
+    // that call have its span and duration too (rpc-spans.md counts UNIMPLEMENTED an error).
+    const known = handler !== null && handler !== undefined;
+    return instrument(known ? handler : unimplemented(path), new ServerCallTrace(tracer, instruments, stability, parseMethod(path, known), messageEvents));
   };
   return {
     interceptService(continuation, details) {
@@ -87,10 +89,10 @@ class ServerCallTrace {
       attributes['network.peer.address'] = peer.address;
       if (peer.port !== undefined) attributes['network.peer.port'] = peer.port;
     }
-    const span = this.#tracer.startSpan(this.#name.full, { kind: SpanKind.SERVER, attributes, startTime: this.#startedAt }, parent);
+    const span = this.#tracer.startSpan(spanName(this.#stability, this.#name), { kind: SpanKind.SERVER, attributes, startTime: this.#startedAt }, parent);
     this.#span = span;
     // Not on the metrics: the client picks the :authority, so its values are unbounded.
-    this.#metricAttributes = { old: startAttributes('old', this.#name, undefined), stable: startAttributes('stable', this.#name, undefined) };
+    this.#metricAttributes = { old: startAttributes('old', this.#name, undefined, 'metric'), stable: startAttributes('stable', this.#name, undefined, 'metric') };
     const ctx = trace.setSpan(parent, span);
     serverCallContexts.set(call, ctx);
     for (const size of this.#early) this.#message('RECEIVED', this.#received - this.#early.length + 1, size);
@@ -108,7 +110,7 @@ class ServerCallTrace {
 
   received(bytes: Uint8Array): void {
     this.#received++;
-    this.#instruments.requestSize?.record(bytes.byteLength, this.#metricAttributes?.old ?? startAttributes('old', this.#name, undefined));
+    this.#instruments.requestSize?.record(bytes.byteLength, this.#metricAttributes?.old ?? startAttributes('old', this.#name, undefined, 'metric'));
     if (!this.#events) return;
     if (this.#span === undefined) this.#early.push(bytes.byteLength);
     else this.#message('RECEIVED', this.#received, bytes.byteLength);
@@ -116,7 +118,7 @@ class ServerCallTrace {
 
   sent(bytes: Uint8Array): void {
     this.#sent++;
-    this.#instruments.responseSize?.record(bytes.byteLength, this.#metricAttributes?.old ?? startAttributes('old', this.#name, undefined));
+    this.#instruments.responseSize?.record(bytes.byteLength, this.#metricAttributes?.old ?? startAttributes('old', this.#name, undefined, 'metric'));
     if (this.#events) this.#message('SENT', this.#sent, bytes.byteLength);
   }
 
@@ -143,6 +145,25 @@ class ServerCallTrace {
     i.requestsPerRpc?.record(this.#received, old);
     i.responsesPerRpc?.record(this.#sent, old);
   }
+}
+
+/**
+ * What the server does for a method it does not have, as a handler: UNIMPLEMENTED at once, with
+ * the server's own details, reading no request (a streaming handler is not made to wait for one).
+ */
+function unimplemented(path: string): AnyRpcMethodHandler {
+  return {
+    requestStreaming: true,
+    responseStreaming: true,
+    requestDeserializer: undefined,
+    responseSerializer: undefined,
+    unaryUnary: undefined,
+    unaryStream: undefined,
+    streamUnary: undefined,
+    streamStream: () => {
+      throw new RpcError(StatusCode.UNIMPLEMENTED, `Method not found: ${path}`);
+    },
+  };
 }
 
 function instrument(erased: AnyRpcMethodHandler, call: ServerCallTrace): AnyRpcMethodHandler {

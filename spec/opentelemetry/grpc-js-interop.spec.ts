@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { SpanKind, context, propagation } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, context, propagation } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -63,6 +63,28 @@ describe('one trace across grpc-iter and @grpc/grpc-js with @opentelemetry/instr
     assert.equal(ours.name, 't.Svc/Echo');
     assert.equal(ours.spanContext().traceId, theirs.traceId);
     assert.equal(ours.parentSpanContext?.spanId, theirs.spanId);
+  });
+
+  it('a grpc-js client calling a method our traced server lacks gets the same UNIMPLEMENTED as without tracing, and the call has an ERROR span', async () => {
+    exporter.reset();
+    const handlers = { Echo: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode) };
+    const plain = await startServer(handlers, {}, 't.Svc');
+    const traced = await startServer(handlers, { interceptors: [openTelemetryServerInterceptor({ tracerProvider })] }, 't.Svc');
+    after(() => Promise.all([plain.close(), traced.close()]));
+    const [untraced, tracedRun] = [peer('client-missing', String(plain.port)), peer('client-missing', String(traced.port))];
+    assert.deepEqual([await untraced.exited, await tracedRun.exited], [0, 0]);
+    assert.deepEqual(untraced.lines, ['STATUS 12 Method not found: /t.Svc/Missing']);
+    assert.deepEqual(tracedRun.lines, untraced.lines);
+    const theirs = tracedRun.spans.find((s) => s.kind === SpanKind.CLIENT);
+    assert.ok(theirs, `grpc-js printed no CLIENT span: ${JSON.stringify(tracedRun.spans)}`);
+    await eventually(() => exporter.getFinishedSpans().length === 1);
+    const ours = exporter.getFinishedSpans()[0]!;
+    assert.equal(ours.kind, SpanKind.SERVER);
+    assert.equal(ours.name, 't.Svc/Missing');
+    assert.equal(ours.parentSpanContext?.spanId, theirs.spanId);
+    assert.equal(ours.attributes['rpc.grpc.status_code'], 12);
+    assert.equal(ours.attributes['error.type'], 'UNIMPLEMENTED');
+    assert.deepEqual(ours.status, { code: SpanStatusCode.ERROR, message: 'Method not found: /t.Svc/Missing' });
   });
 
   it('our traced client calling a traced grpc-js server: its SERVER span is the child of our CLIENT span', async () => {

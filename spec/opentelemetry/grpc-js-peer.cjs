@@ -3,6 +3,7 @@
 // must be in place before grpc-js is first required.
 //   node spec/opentelemetry/grpc-js-peer.cjs server          → prints "PORT <n>", serves t.Svc/Echo
 //   node spec/opentelemetry/grpc-js-peer.cjs client <port>   → calls t.Svc/Echo on 127.0.0.1:<port>
+//   node spec/opentelemetry/grpc-js-peer.cjs client-missing <port> → calls t.Svc/Missing, prints "STATUS <code> <details>"
 // Each span, when it ends, is printed as one line "SPAN {json}".
 'use strict';
 const { NodeTracerProvider } = require('@opentelemetry/sdk-trace-node');
@@ -59,7 +60,15 @@ if (mode === 'server') {
     // The span ends after the callback; let it print.
     setImmediate(() => provider.shutdown().then(() => process.exit(0)));
   });
+} else if (mode === 'client-missing') {
+  // Calls a method the server does not have; prints the status it gets.
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  client.makeUnaryRequest('/t.Svc/Missing', bytes, bytes, Buffer.from('x'), (err) => {
+    process.stdout.write(`STATUS ${err ? err.code : 0} ${err ? err.details : ''}\n`);
+    client.close();
+    setImmediate(() => provider.shutdown().then(() => process.exit(0)));
+  });
 } else {
-  process.stderr.write('usage: grpc-js-peer.cjs server | client <port>\n');
+  process.stderr.write('usage: grpc-js-peer.cjs server | client <port> | client-missing <port>\n');
   process.exit(2);
 }

@@ -208,6 +208,20 @@ describe('OpenTelemetry metrics', () => {
     ]);
   });
 
+  it('a method the server lacks: rpc.method _OTHER on the server durations, old and stable, status UNIMPLEMENTED', async () => {
+    const m = await measured('dup');
+    const err = await m.call('Missing', 'x');
+    assert.ok(err instanceof RpcError);
+    assert.equal(err.code, StatusCode.UNIMPLEMENTED);
+    const metrics = await m.metrics();
+    assert.deepEqual(histogram(metrics, 'rpc.server.duration').dataPoints.map((p) => p.attributes), [
+      { 'rpc.system': 'grpc', 'rpc.service': '_OTHER', 'rpc.method': '_OTHER', 'rpc.grpc.status_code': StatusCode.UNIMPLEMENTED, 'error.type': 'UNIMPLEMENTED' },
+    ]);
+    assert.deepEqual(histogram(metrics, 'rpc.server.call.duration').dataPoints.map((p) => p.attributes), [
+      { 'rpc.system.name': 'grpc', 'rpc.method': '_OTHER', 'rpc.status_code': 'UNIMPLEMENTED', 'error.type': 'UNIMPLEMENTED' },
+    ]);
+  });
+
   it('rpc: only rpc.server/client.call.duration, in seconds, with rpc.system.name, the full rpc.method and rpc.status_code', async () => {
     const m = await measured('stable');
     await m.call('Echo', 'abc');

@@ -282,6 +282,18 @@ describe('OpenTelemetry spans', () => {
     );
   });
 
+  it('a method the server lacks: with the stable conventions the SERVER span is named grpc, rpc.method _OTHER, rpc.method_original the path', async () => {
+    const { channel } = await traced({ Echo: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode) }, { semconvStability: 'stable' });
+    await assert.rejects(channel.unaryUnary('/t.Svc/Missing')(encode('x')), (e: unknown) => e instanceof RpcError && e.code === StatusCode.UNIMPLEMENTED && e.details === 'Method not found: /t.Svc/Missing');
+    await eventually(() => spans().length === 2);
+    const srv = spanOf('grpc', SpanKind.SERVER);
+    assert.equal(srv.attributes['rpc.method'], '_OTHER');
+    assert.equal(srv.attributes['rpc.method_original'], 't.Svc/Missing');
+    assert.equal(srv.attributes['rpc.status_code'], 'UNIMPLEMENTED');
+    assert.equal(srv.status.code, SpanStatusCode.ERROR);
+    assert.equal(parentId(srv), spanOf('t.Svc/Missing', SpanKind.CLIENT).spanContext().spanId);
+  });
+
   it('the filter leaves a method untraced, and its calls still work', async () => {
     const { channel } = await traced({ Echo: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode), Health: unaryUnaryRpcMethodHandler((r: string) => r, decode, encode) }, { filter: (m) => m !== '/t.Svc/Health' });
     assert.equal(decode(await channel.unaryUnary('/t.Svc/Health')(encode('h'))), 'h');
