@@ -9,7 +9,13 @@
 // - protocol/ and util/ import no node:http2, node:net or node:tls (nothing in protocol knows
 //   HTTP/2 exists), web/ imports no node:* at all, and only proto/ imports protobufjs;
 // - there is no import cycle between files (like `madge --circular`). Type-only imports are
-//   erased by the compiler, so they count for the folder rules but not for cycles.
+//   erased by the compiler, so they count for the folder rules but not for cycles;
+// - a re-export of a name tagged @internal where it is declared (or re-exported under @internal by
+//   an inner index.ts) sits in a re-export statement that is itself tagged @internal. The build's
+//   stripInternal drops @internal declarations from the .d.ts files but keeps a plain
+//   `export { x } from` naming them, and a consumer with skipLibCheck off then fails on the
+//   published types. So an inner index.ts stays the barrel lib/ imports through, and its
+//   internal names live in `/** @internal */ export { ... } from` statements the .d.ts omits.
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +97,78 @@ function resolveRelative(from, specifier) {
   const candidates = [base, base.replace(/\.js$/, '.ts'), base.replace(/\.mjs$/, '.mts'), base.replace(/\.cjs$/, '.cts'), `${base}.ts`, join(base, 'index.ts')];
   for (const candidate of candidates) if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
   return undefined;
+}
+
+/** Whether a node carries @internal in a leading comment, the test stripInternal applies. */
+function isInternal(node, source) {
+  const ranges = ts.getLeadingCommentRanges(source.text, node.getFullStart()) ?? [];
+  return ranges.some((r) => source.text.slice(r.pos, r.end).includes('@internal'));
+}
+
+const parsed = new Map();
+function parse(file) {
+  let source = parsed.get(file);
+  if (source === undefined) {
+    source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
+    parsed.set(file, source);
+  }
+  return source;
+}
+
+/** The names a statement declares at the top level of its module. */
+function declaredNames(statement) {
+  if (ts.isVariableStatement(statement)) {
+    return statement.declarationList.declarations.flatMap((d) => (ts.isIdentifier(d.name) ? [d.name.text] : []));
+  }
+  const name = statement.name;
+  return name !== undefined && ts.isIdentifier(name) ? [name.text] : [];
+}
+
+/**
+ * Whether `name`, as exported by `file`, is missing from the .d.ts that stripInternal emits:
+ * its declaration is tagged @internal, or `file` re-exports it in an @internal statement, or
+ * re-exports it plainly from a file where it is internal.
+ */
+function exportIsInternal(file, name, seen = new Set()) {
+  const key = `${file}#${name}`;
+  if (seen.has(key)) return false;
+  seen.add(key);
+  const source = parse(file);
+  for (const statement of source.statements) {
+    if (ts.isExportDeclaration(statement)) {
+      if (statement.exportClause === undefined || !ts.isNamedExports(statement.exportClause)) continue;
+      for (const element of statement.exportClause.elements) {
+        if (element.name.text !== name) continue;
+        if (isInternal(statement, source)) return true;
+        if (statement.moduleSpecifier === undefined || !ts.isStringLiteral(statement.moduleSpecifier)) return false;
+        const target = resolveRelative(file, statement.moduleSpecifier.text);
+        return target !== undefined && exportIsInternal(target, (element.propertyName ?? element.name).text, seen);
+      }
+    } else if (declaredNames(statement).includes(name)) {
+      return isInternal(statement, source);
+    }
+  }
+  return false;
+}
+
+/** Plain re-exports (`export { a } from './x.js'`) of names that are @internal where they come from. */
+function strippedReExports(file) {
+  const source = parse(file);
+  const found = [];
+  for (const statement of source.statements) {
+    if (!ts.isExportDeclaration(statement) || isInternal(statement, source)) continue;
+    if (statement.moduleSpecifier === undefined || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
+    if (statement.exportClause === undefined || !ts.isNamedExports(statement.exportClause)) continue;
+    const target = resolveRelative(file, statement.moduleSpecifier.text);
+    if (target === undefined) continue;
+    for (const element of statement.exportClause.elements) {
+      const name = (element.propertyName ?? element.name).text;
+      if (!exportIsInternal(target, name)) continue;
+      const line = source.getLineAndCharacterOfPosition(element.getStart(source)).line + 1;
+      found.push({ name, specifier: statement.moduleSpecifier.text, line });
+    }
+  }
+  return found;
 }
 
 /** The top-level folder of a file inside root, or '' for a file directly in root. */
@@ -210,6 +288,13 @@ export function checkImports(root) {
       if (!/^index\.(?:ts|mts|cts)$/.test(target.slice(dirname(target).length + 1))) {
         report(`"${specifier}" reaches into ${targetFolder}/; import its index.js instead (STYLE.md §1)`);
       }
+    }
+    for (const { name, specifier, line } of strippedReExports(file)) {
+      violations.push({
+        file,
+        line,
+        message: `${name} is @internal in "${specifier}" but re-exported plainly; move it to a /** @internal */ export statement, or stripInternal leaves the .d.ts naming a missing export`,
+      });
     }
   }
   for (const cycle of cyclesOf(graph)) {

@@ -205,8 +205,22 @@ export class Channel {
   #pending = 0;
   #holdTimer: NodeJS.Timeout | undefined;
 
-  /** @internal Use {@link insecureChannel} or {@link secureChannel}. */
-  constructor(target: string, credentials: ChannelCredentials | null, options?: ChannelOptionsInit) {
+  /**
+   * @internal The way {@link insecureChannel} and {@link secureChannel} reach the private constructor.
+   * @param target - as for {@link insecureChannel}
+   * @param credentials - null for a plaintext channel
+   * @param options - channel arguments
+   * @returns the channel
+   */
+  static create(target: string, credentials: ChannelCredentials | null, options?: ChannelOptionsInit): Channel {
+    return new Channel(target, credentials, options);
+  }
+
+  /**
+   * Private so that `new Channel()` is a type error in the published types, not a runtime surprise.
+   * Use {@link insecureChannel} or {@link secureChannel}.
+   */
+  private constructor(target: string, credentials: ChannelCredentials | null, options?: ChannelOptionsInit) {
     this.#options = resolveChannelOptions(options);
     const parsed = parseTarget(target);
     this.#authority = this.#options.defaultAuthority ?? parsed.authority;
@@ -719,7 +733,7 @@ function noop(): void {}
  * ```
  */
 export function insecureChannel(target: string, options?: ChannelOptionsInit): Channel {
-  return new Channel(target, null, options);
+  return Channel.create(target, null, options);
 }
 
 /**
@@ -733,5 +747,5 @@ export function insecureChannel(target: string, options?: ChannelOptionsInit): C
  */
 export function secureChannel(target: string, credentials: ChannelCredentials, options?: ChannelOptionsInit): Channel {
   channelCredentialsOf(credentials);
-  return new Channel(target, credentials, options);
+  return Channel.create(target, credentials, options);
 }

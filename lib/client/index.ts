@@ -17,9 +17,9 @@ export {
   type StreamingCall,
   type RequestSerializer,
   type ResponseDeserializer,
-  messageSizes,
-  type MessageSizeObserver,
 } from './channel.js';
+/** @internal The per-call message size hook opentelemetry/ reads. */
+export { messageSizes, type MessageSizeObserver } from './channel.js';
 export {
   sslChannelCredentials,
   metadataCallCredentials,

@@ -109,7 +109,7 @@ async function first(requests: AsyncIterable<unknown>): Promise<unknown> {
  */
 export function interceptChannel(channel: Channel | InterceptedChannel, ...interceptors: ClientInterceptor[]): InterceptedChannel {
   for (const i of interceptors) if (typeof i !== 'function') throw new TypeError('Cannot intercept channel: each interceptor must be a function');
-  return new InterceptedChannel(channel, interceptors);
+  return InterceptedChannel.create(channel, interceptors);
 }
 
 /** A channel whose calls pass through interceptors; made by {@link interceptChannel}. */
@@ -117,8 +117,21 @@ export class InterceptedChannel implements Invoker {
   readonly #base: Channel | InterceptedChannel;
   readonly #interceptors: readonly ClientInterceptor[];
 
-  /** @internal Use {@link interceptChannel}. */
-  constructor(base: Channel | InterceptedChannel, interceptors: readonly ClientInterceptor[]) {
+  /**
+   * @internal The way {@link interceptChannel} reaches the private constructor.
+   * @param base - the channel the calls go to after the interceptors
+   * @param interceptors - outermost first
+   * @returns the intercepted channel
+   */
+  static create(base: Channel | InterceptedChannel, interceptors: readonly ClientInterceptor[]): InterceptedChannel {
+    return new InterceptedChannel(base, interceptors);
+  }
+
+  /**
+   * Private so that `new InterceptedChannel()` is a type error in the published types.
+   * Use {@link interceptChannel}.
+   */
+  private constructor(base: Channel | InterceptedChannel, interceptors: readonly ClientInterceptor[]) {
     this.#base = base;
     this.#interceptors = interceptors;
   }

@@ -1,19 +1,19 @@
 /**
  * Pure gRPC wire logic: status codes, metadata, framing, grpc-timeout, compression codecs,
  * grpc-message encoding and status mappings. Nothing here knows HTTP/2 exists.
+ *
+ * The plain re-exports are the public names lib/index.ts and the subpath entries publish; the
+ * statements tagged internal are the barrel the other folders import through, dropped from the
+ * published .d.ts by stripInternal (which drops any statement whose leading comment names the
+ * tag, so this header must not).
  * @packageDocumentation
  */
-export { StatusCode, statusCodeName, isStatusCode, parseStatusHeader } from './status.js';
-export {
-  RpcError,
-  toRpcError,
-  isUnexpectedError,
-  errorTrailers,
-  UNEXPECTED_ERROR_DETAILS,
-  STATUS_DETAILS_KEY,
-  type Status,
-  type RpcErrorOptions,
-} from './rpc-error.js';
+export { StatusCode, statusCodeName, isStatusCode } from './status.js';
+/** @internal */
+export { parseStatusHeader } from './status.js';
+export { RpcError, UNEXPECTED_ERROR_DETAILS, STATUS_DETAILS_KEY, type Status, type RpcErrorOptions } from './rpc-error.js';
+/** @internal */
+export { toRpcError, isUnexpectedError, errorTrailers } from './rpc-error.js';
 export {
   packDetail,
   unpackDetail,
@@ -47,32 +47,23 @@ export {
   type FieldViolation,
   type HelpLink,
 } from './status-details.js';
-// @internal: the hand-written protobuf wire reader and writer, shared with services/ (health,
-// reflection); not part of the public API.
+/** @internal The hand-written protobuf wire reader and writer, shared with services/ (health, reflection). */
 export { ProtoWriter, readFields, readString, WireType, type ProtoField } from './protobuf-wire.js';
-export {
-  Metadata,
-  metadataToHeaders,
-  headersToMetadata,
-  rawHeadersToMetadata,
-  isReservedHeader,
-  type MetadataValue,
-  type MetadataInit,
-  type HeaderMap,
-} from './metadata.js';
+export { Metadata, type MetadataValue, type MetadataInit } from './metadata.js';
+/** @internal */
+export { metadataToHeaders, headersToMetadata, rawHeadersToMetadata, isReservedHeader, type HeaderMap } from './metadata.js';
 export { encodeGrpcMessage, decodeGrpcMessage } from './percent.js';
 export { parseGrpcTimeout, encodeGrpcTimeout } from './timeout.js';
+/** @internal */
 export { encodeFrame, createFrameDecoder, FRAME_HEADER_BYTES, type Frame, type FrameDecoder, type FrameDecoderOptions } from './framing.js';
-export {
-  Compression,
-  compress,
-  decompress,
-  compressionName,
-  compressionFromName,
-  checkCompression,
-  ACCEPT_ENCODING,
-} from './compression.js';
+export { Compression } from './compression.js';
+/** @internal */
+export { compress, decompress, compressionName, compressionFromName, checkCompression, ACCEPT_ENCODING } from './compression.js';
 export { statusFromHttpStatus } from './http-status.js';
+/** @internal */
 export { Http2Code, statusFromRstCode, statusFromNodeError } from './http2-errors.js';
-export { splitMethodPath, type MethodDefinition, type AnyMethodDefinition, type ServiceDefinition } from './service-definition.js';
+export { type MethodDefinition, type AnyMethodDefinition, type ServiceDefinition } from './service-definition.js';
+/** @internal */
+export { splitMethodPath } from './service-definition.js';
+/** @internal */
 export { readChannelArgs, CHANNEL_ARG_INT_MAX, type ChannelArgs } from './channel-args.js';

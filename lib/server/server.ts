@@ -109,8 +109,20 @@ export class Server {
   #stopped: Promise<void> | undefined;
   #terminated: Array<() => void> = [];
 
-  /** @internal Use {@link server}. */
-  constructor(config: ServerConfig = {}) {
+  /**
+   * @internal The way {@link server} reaches the private constructor.
+   * @param config - as for {@link server}
+   * @returns the server
+   */
+  static create(config: ServerConfig): Server {
+    return new Server(config);
+  }
+
+  /**
+   * Private so that `new Server()` is a type error in the published types, not a runtime surprise.
+   * Use {@link server}.
+   */
+  private constructor(config: ServerConfig = {}) {
     this.#options = resolveServerOptions(config.options);
     this.#limits = {
       maxReceiveMessageBytes: this.#options.maxReceiveMessageBytes,
@@ -494,5 +506,5 @@ function lowerCamel(name: string): string {
  * ```
  */
 export function server(config: ServerConfig = {}): Server {
-  return new Server(config);
+  return Server.create(config);
 }

@@ -1,8 +1,13 @@
 /**
  * The node:http2 layer: server sessions and streams adapted into calls, client connections.
+ * Only {@link ConnectivityState} is public; the rest is the barrel server/ and client/ import
+ * through, in statements tagged internal that stripInternal drops from the published .d.ts.
  * @packageDocumentation
  */
+export { type ConnectivityState } from './client-connection.js';
+/** @internal The server call, used by server/ only. */
 export { ServerCall, STATUS_FLUSH_MS, shutdownError, headerString, type ServerCallStatus, type ServerCallLimits } from './server-call.js';
+/** @internal The listening sockets, used by server/ only. */
 export {
   TransportServer,
   parseListenAddress,
@@ -12,12 +17,7 @@ export {
   type StreamListener,
   type ListenTarget,
 } from './http2-server.js';
+/** @internal The client call, used by client/ only. */
 export { ClientCall, cancelledError, type ClientCallOptions, type CallStatus } from './client-call.js';
-export {
-  Connection,
-  unavailable,
-  type ConnectivityState,
-  type Address,
-  type ClientTlsOptions,
-  type ConnectionOptions,
-} from './client-connection.js';
+/** @internal The client connection, used by client/ only. */
+export { Connection, unavailable, type Address, type ClientTlsOptions, type ConnectionOptions } from './client-connection.js';

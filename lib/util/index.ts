@@ -2,5 +2,7 @@
  * Signals and async-iterable helpers shared by every layer.
  * @packageDocumentation
  */
+/** @internal Shared inside lib/ only; stripInternal drops this re-export from the .d.ts. */
 export { defer, type Deferred } from './defer.js';
+/** @internal Shared inside lib/ only. */
 export { onAbort, linkSignals, deadlineSignal, raceSignal } from './signals.js';

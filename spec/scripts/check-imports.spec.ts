@@ -87,4 +87,53 @@ describe('scripts/check-imports.mjs', () => {
     assert.equal(status, 0, stderr);
     assert.match(stdout, /^check-imports: 7 files, no violations$/m);
   });
+  it('names a plain re-export of an @internal name, which stripInternal would leave dangling in the .d.ts', () => {
+    const lib = join(temp, 'internal', 'lib');
+    writeTree(lib, {
+      'index.ts': "export { publicName, hiddenByBarrel } from './util/index.js';\n",
+      'util/a.ts': [
+        '/** Public. */',
+        'export const publicName = 1;',
+        '/** @internal Shared inside lib only. */',
+        'export const hidden = 2;',
+        '/** @internal */',
+        'export type Hidden = number;',
+        'export const hiddenByBarrel = 3;',
+        '',
+      ].join('\n'),
+      'util/index.ts': [
+        "export { publicName, hidden, type Hidden } from './a.js';",
+        '/** @internal Dropped from the .d.ts, so lib/index.ts may not re-export from it. */',
+        "export { hiddenByBarrel } from './a.js';",
+        '',
+      ].join('\n'),
+    });
+    const { status, stderr } = check(lib);
+    assert.equal(status, 1, stderr);
+    const lines = stderr.trim().split('\n');
+    const at = (path: string, line: number, name: string): void => {
+      assert.ok(
+        lines.some((l) => l.includes(`${join('lib', path)}:${line}: ${name} is @internal in `) && /\/\*\* @internal \*\/ export statement/.test(l)),
+        `expected ${path}:${line} naming ${name}, got:\n${stderr}`,
+      );
+    };
+    at('util/index.ts', 1, 'hidden');
+    at('util/index.ts', 1, 'Hidden');
+    at('index.ts', 1, 'hiddenByBarrel');
+    assert.ok(!lines.some((l) => l.includes('publicName')), `a public name was reported:\n${stderr}`);
+    assert.match(lines.at(-1)!, /^check-imports: 3 violations in 3 files$/);
+  });
+
+  it('accepts @internal names re-exported in an @internal statement of an inner index.ts', () => {
+    const lib = join(temp, 'internal-ok', 'lib');
+    writeTree(lib, {
+      'index.ts': "export { publicName } from './util/index.js';\n",
+      'util/a.ts': '/** Public. */\nexport const publicName = 1;\n/** @internal */\nexport function hidden(): number {\n  return 2;\n}\n',
+      'util/index.ts': "export { publicName } from './a.js';\n/** @internal */\nexport { hidden } from './a.js';\n",
+      'protocol/index.ts': "import { hidden } from '../util/index.js';\nexport const p = hidden;\n",
+    });
+    const { status, stdout, stderr } = check(lib);
+    assert.equal(status, 0, stderr);
+    assert.match(stdout, /^check-imports: 4 files, no violations$/m);
+  });
 });
