@@ -1,5 +1,5 @@
-// The serialized FileDescriptorProto of grpc/health/v1/health.proto (the copy in ./proto, from
-// grpc/grpc-proto, with List), as protoc writes it, so server reflection describes the health
+// The serialized FileDescriptorProto of grpc/health/v1/health.proto (written out in ./proto as
+// grpc/grpc-proto declares it, with List), as protoc writes it, so server reflection describes the health
 // service although its messages are coded by hand. spec/services/reflection.spec.ts checks it
 // against that file.
 

@@ -1,5 +1,5 @@
 // The serialized FileDescriptorProtos of grpc/reflection/v1/reflection.proto and
-// v1alpha/reflection.proto (the copies in ./proto, from grpc/grpc-proto), so reflection describes
+// v1alpha/reflection.proto (written out in ./proto as grpc/grpc-proto declares them), so reflection describes
 // itself. spec/services/reflection.spec.ts checks them against those files.
 
 /** grpc/reflection/v1/reflection.proto, base64. @internal */
