@@ -62,10 +62,10 @@ function bundledOptions(file: string): Record<string, unknown> {
   return options;
 }
 
-// descriptor.cc ToJsonName: drop underscores, upper-casing the letter after each.
-function jsonName(name: string): string {
+// Drops underscores, upper-casing the letter after each (and the first one when `upperFirst`).
+function camel(name: string, upperFirst: boolean): string {
   let out = '';
-  let upper = false;
+  let upper = upperFirst;
   for (const c of name) {
     if (c === '_') upper = true;
     else {
@@ -76,18 +76,14 @@ function jsonName(name: string): string {
   return out;
 }
 
+// descriptor.cc ToJsonName: `my_field` → `myField`.
+function jsonName(name: string): string {
+  return camel(name, false);
+}
+
 // descriptor.cc / parser.cc MapEntryName: `my_map` → `MyMapEntry`.
 function mapEntryName(field: string): string {
-  let out = '';
-  let upper = true;
-  for (const c of field) {
-    if (c === '_') upper = true;
-    else {
-      out += upper ? c.toUpperCase() : c;
-      upper = false;
-    }
-  }
-  return `${out}Entry`;
+  return `${camel(field, true)}Entry`;
 }
 
 // Options as written, keyed as descriptor.proto's messages expect; custom `(ext)` options are left out.
