@@ -24,28 +24,7 @@ import {
   type FrameDecoder,
   type HeaderMap,
 } from '../protocol/index.js';
-
-/** How a client call was set up. @internal */
-export interface ClientCallOptions {
-  readonly path: string;
-  readonly authority: string;
-  readonly metadata: Metadata;
-  /** Milliseconds since the epoch, or Infinity. */
-  readonly deadline: number;
-  readonly compression: Compression;
-  readonly maxSendMessageBytes: number;
-  readonly maxReceiveMessageBytes: number;
-  readonly userAgent: string;
-  /** For a retry (gRFC A6): how many attempts came before this one. */
-  readonly previousAttempts?: number;
-}
-
-/** The end of a call: its status, details and trailers. @internal */
-export interface CallStatus {
-  readonly code: StatusCode;
-  readonly details: string;
-  readonly metadata: Metadata;
-}
+import type { CallStatus, ClientCallOptions, ClientCallPort } from './call-port.js';
 
 /**
  * Bytes of received messages a call buffers before it pauses its stream; HTTP/2 flow control
@@ -73,7 +52,7 @@ const LOW_WATER = RECEIVE_BUFFER_BYTES / 2;
  * in with a bounded buffer, and exactly one final status.
  * @internal
  */
-export class ClientCall {
+export class ClientCall implements ClientCallPort {
   readonly #stream: ClientHttp2Stream;
   readonly #options: ClientCallOptions;
   readonly #decoder: FrameDecoder;

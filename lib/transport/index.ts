@@ -17,7 +17,11 @@ export {
   type StreamListener,
   type ListenTarget,
 } from './http2-server.js';
-/** @internal The client call, used by client/ only. */
-export { ClientCall, cancelledError, type ClientCallOptions, type CallStatus } from './client-call.js';
+/** @internal The client call port and transport, what client/ drives. */
+export { type ClientCallPort, type ClientTransport, type ClientCallOptions, type CallStatus } from './call-port.js';
+/** @internal The client call over node:http2. */
+export { ClientCall, cancelledError } from './client-call.js';
+/** @internal The node:http2 client transport, used by client/ only. */
+export { Http2ClientTransport } from './http2-client.js';
 /** @internal The client connection, used by client/ only. */
 export { Connection, unavailable, type Address, type ClientTlsOptions, type ConnectionOptions } from './client-connection.js';
