@@ -1,5 +1,5 @@
 import { RpcError, StatusCode } from '../protocol/index.js';
-import type { CallStatus, ClientCall } from '../transport/index.js';
+import type { CallStatus, ClientCallPort } from '../transport/index.js';
 import { onAbort } from '../util/index.js';
 import type { RetryPolicy } from './retry.js';
 
@@ -29,9 +29,9 @@ export interface AttemptPlan {
   /** Unary responses: decide once the call has ended. Streaming: once it committed or ended. */
   readonly untilStatus: boolean;
   /** Opens attempt number `attempt` (the attempts before it, for grpc-previous-rpc-attempts). */
-  start(attempt: number): Promise<ClientCall>;
+  start(attempt: number): Promise<ClientCallPort>;
   /** Starts sending the requests on an attempt (the one request, or a replay and the rest). */
-  send(call: ClientCall): void;
+  send(call: ClientCallPort): void;
   /** Whether the requests sent so far can still be replayed. */
   replayable?(): boolean;
 }
@@ -42,7 +42,7 @@ export interface AttemptPlan {
  * @throws RpcError CANCELLED when the signal aborts during a backoff; whatever `start` throws
  * @internal
  */
-export async function runAttempts(plan: AttemptPlan): Promise<ClientCall> {
+export async function runAttempts(plan: AttemptPlan): Promise<ClientCallPort> {
   const { policy } = plan;
   let transparentLeft = plan.transparent;
   for (let attempt = 0; ; ) {
@@ -122,7 +122,7 @@ export class RequestFeed<Req> {
   }
 
   /** Sends the kept requests, then the rest of the source, into `call`; a failing source cancels it. */
-  feed(call: ClientCall): void {
+  feed(call: ClientCallPort): void {
     this.#run(call).catch((err: unknown) => {
       call.cancel(err instanceof RpcError ? err : new RpcError(StatusCode.CANCELLED, `Request stream failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
     });
@@ -137,7 +137,7 @@ export class RequestFeed<Req> {
     Promise.resolve(this.#source.return?.()).catch(noop);
   }
 
-  async #run(call: ClientCall): Promise<void> {
+  async #run(call: ClientCallPort): Promise<void> {
     for (const { bytes, compress } of this.#sent ?? []) {
       const wait = call.write(bytes, compress);
       if (wait !== undefined) await wait;

@@ -1,5 +1,5 @@
 import type { AnyMethodDefinition, MethodDefinition, ServiceDefinition } from '../protocol/index.js';
-import type { StreamStreamMultiCallable, StreamUnaryMultiCallable, UnaryStreamMultiCallable, UnaryUnaryMultiCallable } from './channel.js';
+import type { StreamStreamMultiCallable, StreamUnaryMultiCallable, UnaryStreamMultiCallable, UnaryUnaryMultiCallable } from './call-options.js';
 import type { Invoker } from './interceptors.js';
 
 /** The streaming flags of a method definition, as literal types. */

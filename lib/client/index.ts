@@ -2,10 +2,8 @@
  * The client: channels, multi-callables, credentials, typed clients.
  * @packageDocumentation
  */
+export { Channel, insecureChannel, secureChannel } from './channel.js';
 export {
-  Channel,
-  insecureChannel,
-  secureChannel,
   uncompressed,
   type CallOptions,
   type ParentCall,
@@ -17,9 +15,9 @@ export {
   type StreamingCall,
   type RequestSerializer,
   type ResponseDeserializer,
-} from './channel.js';
+} from './call-options.js';
 /** @internal The per-call message size hook opentelemetry/ reads. */
-export { messageSizes, type MessageSizeObserver } from './channel.js';
+export { messageSizes, type MessageSizeObserver } from './call-options.js';
 export {
   sslChannelCredentials,
   metadataCallCredentials,

@@ -4,7 +4,6 @@ import { defer } from '../util/index.js';
 import type {
   CallOptions,
   CallResult,
-  Channel,
   RequestSerializer,
   ResponseDeserializer,
   StreamStreamMultiCallable,
@@ -12,7 +11,8 @@ import type {
   StreamingCall,
   UnaryStreamMultiCallable,
   UnaryUnaryMultiCallable,
-} from './channel.js';
+} from './call-options.js';
+import type { Channel } from './channel.js';
 
 /** What a client interceptor knows about a call. */
 export interface ClientCallDetails {
