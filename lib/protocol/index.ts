@@ -60,6 +60,8 @@ export { Compression } from './compression.js';
 /** @internal */
 export { compress, decompress, compressionName, compressionFromName, checkCompression, ACCEPT_ENCODING } from './compression.js';
 export { statusFromHttpStatus } from './http-status.js';
+/** @internal The request rules every transport applies before a call exists. */
+export { isGrpcContentType, headerListSize, metadataTooLarge, requestTimeoutMs } from './admission.js';
 /** @internal */
 export { Http2Code, statusFromRstCode, statusFromNodeError } from './http2-errors.js';
 export { type MethodDefinition, type AnyMethodDefinition, type ServiceDefinition } from './service-definition.js';

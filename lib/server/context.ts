@@ -1,5 +1,3 @@
-import type { ServerHttp2Session } from 'node:http2';
-import type { TLSSocket } from 'node:tls';
 import {
   Metadata,
   RpcError,
@@ -10,10 +8,9 @@ import {
   type MetadataInit,
   type Status,
 } from '../protocol/index.js';
-import { tlsSocketOf, type ServerCallStatus, type ServerCall } from '../transport/index.js';
+import type { AuthContext, ServerCallPort, ServerCallStatus } from '../transport/index.js';
 
-/** Auth properties of a call: property name → values (bytes, as grpcio gives them). */
-export type AuthContext = Record<string, Uint8Array[]>;
+export type { AuthContext };
 
 /**
  * What a handler knows and can do about its call (grpcio's `ServicerContext`).
@@ -96,22 +93,16 @@ export interface ServicerContext {
   cancel(): void;
 }
 
-const authCache = new WeakMap<ServerHttp2Session, { peer: string; auth: AuthContext; identityKey: string | null }>();
-
-/** The server's context for one call. @internal */
+/** The server's context for one call, over its call port (whatever the transport). @internal */
 export class ServerContext implements ServicerContext {
-  readonly #call: ServerCall;
-  readonly #session: ServerHttp2Session;
-  readonly #authority: string | undefined;
+  readonly #call: ServerCallPort;
   statusCode: StatusCode | undefined;
   statusDetails: string | undefined;
   trailers: Metadata | undefined;
   compressNext = true;
 
-  constructor(call: ServerCall, session: ServerHttp2Session, authority: string | undefined) {
+  constructor(call: ServerCallPort) {
     this.#call = call;
-    this.#session = session;
-    this.#authority = authority;
   }
 
   /**
@@ -119,11 +110,7 @@ export class ServerContext implements ServicerContext {
    * Requests), else the local address the connection arrived on, or undefined on a unix socket.
    */
   serverAuthority(): string | undefined {
-    if (this.#authority !== undefined && this.#authority !== '') return this.#authority;
-    const socket = this.#session.socket;
-    const address = socket?.localAddress;
-    if (address === undefined) return undefined;
-    return `${socket.localFamily === 'IPv6' ? `[${address}]` : address}:${socket.localPort}`;
+    return this.#call.authority;
   }
 
   get signal(): AbortSignal {
@@ -142,36 +129,27 @@ export class ServerContext implements ServicerContext {
     return this.#call.metadata;
   }
 
-  #auth(): { peer: string; auth: AuthContext; identityKey: string | null } {
-    let info = authCache.get(this.#session);
-    if (info === undefined) {
-      info = describeSession(this.#session);
-      authCache.set(this.#session, info);
-    }
-    return info;
-  }
-
   peer(): string {
-    return this.#auth().peer;
+    return this.#call.peerInfo().peer;
   }
 
   peerIdentities(): Uint8Array[] | null {
-    const { auth, identityKey } = this.#auth();
+    const { auth, identityKey } = this.#call.peerInfo();
     return identityKey === null ? null : (auth[identityKey] ?? null);
   }
 
   peerIdentityKey(): string | null {
-    return this.#auth().identityKey;
+    return this.#call.peerInfo().identityKey;
   }
 
   authContext(): AuthContext {
-    const { auth } = this.#auth();
+    const { auth } = this.#call.peerInfo();
     return Object.fromEntries(Object.entries(auth).map(([k, v]) => [k, [...v]]));
   }
 
   sendInitialMetadata(initialMetadata: MetadataInit): void {
     if (!this.#call.active) throw new Error('Cannot send initial metadata: the call has ended');
-    if (this.#call.stream.headersSent) throw new Error('Cannot send initial metadata: it was already sent');
+    if (this.#call.headersSent) throw new Error('Cannot send initial metadata: it was already sent');
     this.#call.sendHeaders(Metadata.from(initialMetadata));
   }
 
@@ -258,51 +236,6 @@ export class ServerContext implements ServicerContext {
     this.compressNext = true;
     return c;
   }
-}
-
-function describeSession(session: ServerHttp2Session): { peer: string; auth: AuthContext; identityKey: string | null } {
-  const socket = session.socket;
-  const address = socket?.remoteAddress;
-  let peer: string;
-  // A unix socket has no remote address; grpc-core reports such peers as "unix:".
-  if (address === undefined) peer = 'unix:';
-  else if (socket.remoteFamily === 'IPv6' && !address.toLowerCase().startsWith('::ffff:')) peer = `ipv6:[${address}]:${socket.remotePort}`;
-  // An IPv4 client on a dual-stack ("[::]") listener arrives as an IPv4-mapped IPv6 address;
-  // C-core reports it as the IPv4 address it is.
-  else if (socket.remoteFamily === 'IPv6') peer = `ipv4:${address.slice(7)}:${socket.remotePort}`;
-  else peer = `ipv4:${address}:${socket.remotePort}`;
-  const tls = tlsSocketOf(session);
-  if (tls === undefined) return { peer, auth: { transport_security_type: [bytes('insecure')], security_level: [bytes('TSI_SECURITY_NONE')] }, identityKey: null };
-  return { peer, ...tlsAuth(tls) };
-}
-
-/** The auth context of a TLS connection, with grpcio's property names. */
-function tlsAuth(tls: TLSSocket): { auth: AuthContext; identityKey: string | null } {
-  const auth: AuthContext = {
-    transport_security_type: [bytes('ssl')],
-    security_level: [bytes('TSI_PRIVACY_AND_INTEGRITY')],
-    ssl_session_reused: [bytes(tls.isSessionReused() ? 'true' : 'false')],
-  };
-  const cert = tls.authorized ? tls.getPeerCertificate() : undefined;
-  if (cert === undefined || cert === null || Object.keys(cert).length === 0) return { auth, identityKey: null };
-  const cn = cert.subject?.CN;
-  const commonNames = Array.isArray(cn) ? cn : cn !== undefined ? [cn] : [];
-  if (commonNames.length > 0) auth.x509_common_name = commonNames.map(bytes);
-  const sans = (cert.subjectaltname ?? '')
-    .split(', ')
-    .filter((s) => s !== '')
-    .map((s) => s.slice(s.indexOf(':') + 1));
-  if (sans.length > 0) auth.x509_subject_alternative_name = sans.map(bytes);
-  if (cert.raw !== undefined) {
-    const b64 = cert.raw.toString('base64').replace(/.{64}/g, '$&\n');
-    auth.x509_pem_cert = [bytes(`-----BEGIN CERTIFICATE-----\n${b64}${b64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`)];
-  }
-  const identityKey = sans.length > 0 ? 'x509_subject_alternative_name' : commonNames.length > 0 ? 'x509_common_name' : null;
-  return { auth, identityKey };
-}
-
-function bytes(s: string): Uint8Array {
-  return Buffer.from(s, 'utf8');
 }
 
 /**

@@ -1,20 +1,19 @@
-import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import {
+  RpcError,
   StatusCode,
   checkCompression,
   isUnexpectedError,
   toRpcError,
-  parseGrpcTimeout,
   splitMethodPath,
   type Compression,
   type ServiceDefinition,
 } from '../protocol/index.js';
-import { STATUS_FLUSH_MS, ServerCall, TransportServer, headerString, shutdownError, type ServerCallLimits } from '../transport/index.js';
+import { STATUS_FLUSH_MS, TransportServer, inProcessSink, type InProcessEntry, type ServerCallPort } from '../transport/index.js';
 import { ServerContext } from './context.js';
 import { tlsOptionsOf, type ServerCredentials } from './credentials.js';
-import { failCall, runHandler, type ErrorReporter } from './dispatch.js';
+import { failCall, runCall, type ErrorReporter } from './dispatch.js';
 import { Executor, type ExecutorOptions } from './executor.js';
-import { checkBehaviorShape } from './normalize.js';
+import { checkBehaviorShape, invokerOf, type MethodInvoker } from './normalize.js';
 import {
   checkMethodHandler,
   streamStreamRpcMethodHandler,
@@ -24,10 +23,9 @@ import {
   type GenericRpcHandler,
   type HandlerCallDetails,
   type AnyRpcMethodHandler,
-  type RpcMethodHandler,
   type ServiceRpcHandler,
 } from './handlers.js';
-import { checkInterceptors, composeInterceptors, type Continuation, type InterceptedHandler, type ServerInterceptor } from './interceptors.js';
+import { checkInterceptors, composeInterceptors, wrapInvoker, type Continuation, type InterceptedHandler, type ServerInterceptor } from './interceptors.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInit } from './options.js';
 
 /** Options of {@link server} (grpcio's `grpc.server(...)` arguments, camelCase). */
@@ -60,9 +58,6 @@ export interface ServerConfig {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyHandler = RpcMethodHandler<any, any>;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyBehavior = (...args: any[]) => unknown;
 
 /**
@@ -91,9 +86,11 @@ const STOPPED = 3;
  */
 export class Server {
   readonly #options: ResolvedServerOptions;
-  readonly #limits: ServerCallLimits;
   readonly #transport: TransportServer;
-  readonly #registered = new Map<string, AnyHandler>();
+  // Registered handlers by path, for interceptors' continuations, and their invokers for the
+  // path without interceptors: one Map lookup per call.
+  readonly #handlers = new Map<string, AnyRpcMethodHandler>();
+  readonly #registered = new Map<string, MethodInvoker>();
   readonly #generic: GenericRpcHandler[] = [];
   readonly #services = new Map<string, ServiceDefinition | undefined>();
   readonly #interceptors: ServerInterceptor[];
@@ -102,7 +99,9 @@ export class Server {
   readonly #maxRpcs: number;
   readonly #compression: Compression | undefined;
   readonly #report: ErrorReporter;
-  readonly #calls = new Set<ServerCall>();
+  readonly #calls = new Set<ServerCallPort>();
+  // Invokers wrapped by interceptCall interceptors, kept with the invoker they wrap.
+  readonly #wrapped = new WeakMap<MethodInvoker, MethodInvoker>();
   #state = NEW;
   #stopDeadline = Infinity;
   #graceTimer: NodeJS.Timeout | undefined;
@@ -124,12 +123,8 @@ export class Server {
    */
   private constructor(config: ServerConfig = {}) {
     this.#options = resolveServerOptions(config.options);
-    this.#limits = {
-      maxReceiveMessageBytes: this.#options.maxReceiveMessageBytes,
-      maxSendMessageBytes: this.#options.maxSendMessageBytes,
-    };
     this.#interceptors = checkInterceptors(config.interceptors);
-    this.#resolve = this.#interceptors.length > 0 ? composeInterceptors(this.#interceptors, (d) => this.#lookup(d)) : undefined;
+    this.#resolve = composeInterceptors(this.#interceptors, (d) => this.#lookup(d));
     this.#executor = config.executor === undefined || config.executor === null ? undefined : new Executor(config.executor);
     const max = config.maximumConcurrentRpcs;
     if (max !== undefined && max !== null && (!Number.isInteger(max) || max < 1)) {
@@ -138,7 +133,7 @@ export class Server {
     this.#maxRpcs = max ?? Infinity;
     this.#compression = config.compression === undefined || config.compression === null ? undefined : checkCompression(config.compression, 'compression');
     this.#report = safeReporter(config.onHandlerError ?? ((err, method) => console.error(`grpc-iter: handler of ${method} threw`, err)));
-    this.#transport = new TransportServer(this.#options, (stream, headers, session, raw) => this.#onStream(stream, headers, session, raw));
+    this.#transport = new TransportServer(this.#options, (port) => this.#onCall(port, false), this.#report);
     if (config.handlers !== undefined) this.addGenericRpcHandlers(config.handlers);
   }
 
@@ -185,7 +180,7 @@ export class Server {
     if (typeof serviceName !== 'string' || serviceName === '') throw new TypeError('Cannot add handlers: service name must be a non-empty string');
     this.#noteService(serviceName, undefined);
     for (const [method, handler] of Object.entries(methodHandlers)) {
-      this.#registered.set(`/${serviceName}/${method}`, checkMethodHandler(handler, `method "${serviceName}/${method}"`));
+      this.#register(`/${serviceName}/${method}`, checkMethodHandler(handler, `method "${serviceName}/${method}"`));
     }
   }
 
@@ -229,7 +224,7 @@ export class Server {
         : method.responseStream
           ? unaryStreamRpcMethodHandler
           : unaryUnaryRpcMethodHandler;
-      this.#registered.set(method.path, make(behavior as never, method.requestDeserialize, method.responseSerialize as (value: unknown) => Uint8Array) as AnyHandler);
+      this.#register(method.path, make(behavior as never, method.requestDeserialize, method.responseSerialize as (value: unknown) => Uint8Array));
     }
   }
 
@@ -343,123 +338,145 @@ export class Server {
     if (this.#state !== NEW) throw new Error(`Cannot ${action}: server already ${this.#state === STARTED ? 'started' : 'stopped'}`);
   }
 
+  #register(path: string, handler: AnyRpcMethodHandler): void {
+    this.#handlers.set(path, handler);
+    this.#registered.set(path, this.#invoker(handler, path));
+  }
+
   #lookup(details: HandlerCallDetails): InterceptedHandler {
-    const registered = this.#registered.get(details.method);
-    if (registered !== undefined) return registered as InterceptedHandler;
+    const registered = this.#handlers.get(details.method);
+    if (registered !== undefined) return registered;
     for (const generic of this.#generic) {
       const handler = generic.service(details);
-      if (handler !== null && handler !== undefined) return handler as InterceptedHandler;
+      if (handler !== null && handler !== undefined) return handler;
     }
     return null;
   }
 
-  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session, rawHeaders: string[]): void {
-    try {
-      this.#accept(stream, headers, session, rawHeaders);
-    } catch (err) {
-      // A throw here would escape node:http2's 'stream' event and end the process.
-      this.#report(err, headers[':path'] ?? '');
-      if (!stream.destroyed) stream.close(0x2 /* INTERNAL_ERROR */);
+  /**
+   * The invoker for a handler, wrapped by the interceptCall interceptors, built once per handler
+   * object; a handler not seen before (from a generic handler or an interceptor) is checked then.
+   * @throws TypeError naming `path` for a value that is not a valid RpcMethodHandler
+   */
+  #invoker(handler: AnyRpcMethodHandler, path: string): MethodInvoker {
+    const own = invokerOf(handler, () => checkMethodHandler(handler, `the handler of ${path}`));
+    if (this.#interceptors.length === 0) return own;
+    let wrapped = this.#wrapped.get(own);
+    if (wrapped === undefined) {
+      wrapped = wrapInvoker(own, this.#interceptors);
+      this.#wrapped.set(own, wrapped);
     }
+    return wrapped;
   }
 
-  #accept(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session, rawHeaders: string[]): void {
-    const call = new ServerCall(stream, headers, this.#limits, rawHeaders);
-    // PROTOCOL-HTTP2.md, Requests: a gRPC request is a POST with content-type application/grpc
-    // (optionally "+proto" or another suffix, or parameters). Anything else is not for us.
-    const contentType = headers['content-type'];
-    if (contentType === undefined || !isGrpcContentType(contentType)) {
-      call.rejectHttp(415);
-      return;
-    }
-    if (headers[':method'] !== 'POST') {
-      call.rejectHttp(405);
-      return;
-    }
-    if (this.#state !== STARTED) {
-      call.finish(StatusCode.UNAVAILABLE, this.#state === NEW ? 'Server not started' : 'Server is shutting down');
+  /**
+   * Takes one admitted call from a transport. The network transport's calls need a started
+   * server; in-process calls may come while it is new (there are no ports to wait for).
+   */
+  #onCall(port: ServerCallPort, inProcess: boolean): void {
+    if (this.#state !== STARTED && !(inProcess && this.#state === NEW)) {
+      port.finish(StatusCode.UNAVAILABLE, this.#state === NEW ? 'Server not started' : 'Server is shutting down');
       return;
     }
     if (this.#calls.size >= this.#maxRpcs) {
-      call.finish(StatusCode.RESOURCE_EXHAUSTED, 'Concurrent RPC limit exceeded');
+      port.finish(StatusCode.RESOURCE_EXHAUSTED, 'Concurrent RPC limit exceeded');
       return;
     }
-    const timeout = headerString(headers['grpc-timeout']);
-    if (timeout !== undefined) {
-      let ms: number;
-      try {
-        ms = parseGrpcTimeout(timeout);
-      } catch (err) {
-        call.finish(StatusCode.INTERNAL, (err as Error).message);
-        return;
-      }
-      call.setDeadline(ms);
-    }
-    if (!call.acceptRequestEncoding()) return;
-    if (this.#compression !== undefined) call.setResponseCompression(this.#compression);
+    if (this.#compression !== undefined) port.setResponseCompression(this.#compression);
+    this.#calls.add(port);
+    port.onDone(() => this.#calls.delete(port));
 
-    this.#calls.add(call);
-    call.registry = this.#calls;
-
-    const path = call.path;
-    const ctx = new ServerContext(call, session, headers[':authority']);
+    const path = port.path;
+    const ctx = new ServerContext(port);
     if (this.#resolve === undefined) {
-      const handler = this.#registered.get(path) ?? this.#lookup({ method: path, get invocationMetadata() { return call.metadata; } });
-      this.#run(call, ctx, handler as InterceptedHandler);
-    } else {
-      const details: HandlerCallDetails = { method: path, invocationMetadata: call.metadata };
-      let resolved: InterceptedHandler | Promise<InterceptedHandler>;
-      try {
-        resolved = this.#resolve(details);
-      } catch (err) {
-        this.#interceptorFailed(call, err);
-        return;
-      }
-      if (isThenable(resolved)) {
-        // Any thenable, not only a native Promise; #run never throws, so nothing is left unhandled.
-        Promise.resolve(resolved).then((h) => this.#run(call, ctx, h), (err: unknown) => this.#interceptorFailed(call, err));
-      } else this.#run(call, ctx, resolved);
-    }
-  }
-
-  #interceptorFailed(call: ServerCall, err: unknown): void {
-    // The same table as for handlers (STYLE.md §5); only the generic details differ.
-    if (isUnexpectedError(err)) this.#report(err, call.path);
-    const status = toRpcError(err, 'Unexpected error in interceptor');
-    call.finish(status.code, status.details, status.trailingMetadata.size > 0 ? status.trailingMetadata : undefined);
-  }
-
-  #run(call: ServerCall, ctx: ServerContext, handler: InterceptedHandler): void {
-    if (!call.active) return;
-    if (handler === null || handler === undefined) {
-      call.finish(StatusCode.UNIMPLEMENTED, `Method not found: ${call.path}`);
+      const invoker = this.#registered.get(path);
+      if (invoker !== undefined) this.#run(port, ctx, invoker);
+      else this.#runResolved(port, ctx, this.#lookup({ method: path, get invocationMetadata() { return port.metadata; } }));
       return;
     }
+    const details: HandlerCallDetails = { method: path, invocationMetadata: port.metadata };
+    let resolved: InterceptedHandler | Promise<InterceptedHandler>;
+    try {
+      resolved = this.#resolve(details);
+    } catch (err) {
+      this.#interceptorFailed(port, err);
+      return;
+    }
+    if (isThenable(resolved)) {
+      // Any thenable, not only a native Promise; #runResolved never throws, so nothing is left unhandled.
+      Promise.resolve(resolved).then((h) => this.#runResolved(port, ctx, h), (err: unknown) => this.#interceptorFailed(port, err));
+    } else this.#runResolved(port, ctx, resolved);
+  }
+
+  #interceptorFailed(port: ServerCallPort, err: unknown): void {
+    // The same table as for handlers (STYLE.md §5); only the generic details differ.
+    if (isUnexpectedError(err)) this.#report(err, port.path);
+    const status = toRpcError(err, 'Unexpected error in interceptor');
+    port.finish(status.code, status.details, status.trailingMetadata.size > 0 ? status.trailingMetadata : undefined);
+  }
+
+  #runResolved(port: ServerCallPort, ctx: ServerContext, handler: InterceptedHandler): void {
+    if (!port.active) return;
+    if (handler === null || handler === undefined) {
+      port.finish(StatusCode.UNIMPLEMENTED, `Method not found: ${port.path}`);
+      return;
+    }
+    let invoker: MethodInvoker;
+    try {
+      invoker = this.#invoker(handler, port.path);
+    } catch (err) {
+      // A generic handler or an interceptor answered with something that is not a handler.
+      this.#report(err, port.path);
+      port.finish(StatusCode.INTERNAL, 'Cannot run handler: the handler found for this method is not a valid RpcMethodHandler');
+      return;
+    }
+    this.#run(port, ctx, invoker);
+  }
+
+  #run(port: ServerCallPort, ctx: ServerContext, invoker: MethodInvoker): void {
+    if (!port.active) return;
     const executor = this.#executor;
     if (executor === undefined) {
-      void runHandler(call, ctx, handler as AnyHandler, this.#report);
+      void runCall(port, ctx, invoker, this.#report);
       return;
     }
-    if ((handler as AnyHandler).requestStreaming) {
-      this.#submit(executor, call, ctx, handler as AnyHandler, undefined);
+    if (invoker.requestStreaming) {
+      this.#submit(executor, port, ctx, invoker, undefined);
       return;
     }
     // A unary request is read before the RPC takes a worker, so a client trickling its body
     // (a slow loris) holds none; what it can hold is bounded by max_receive_message_length.
-    call.readUnary().then(
-      (bytes) => this.#submit(executor, call, ctx, handler as AnyHandler, bytes),
-      (err: unknown) => failCall(call, ctx, err, this.#report),
+    port.readUnary().then(
+      (bytes) => this.#submit(executor, port, ctx, invoker, bytes),
+      (err: unknown) => failCall(port, ctx, err, this.#report),
     );
   }
 
-  #submit(executor: Executor, call: ServerCall, ctx: ServerContext, handler: AnyHandler, bytes: Uint8Array | undefined): void {
-    if (!call.active) return;
-    const withdraw = executor.submit(() => (call.active ? runHandler(call, ctx, handler, this.#report, bytes) : Promise.resolve()));
+  #submit(executor: Executor, port: ServerCallPort, ctx: ServerContext, invoker: MethodInvoker, bytes: Uint8Array | undefined): void {
+    if (!port.active) return;
+    const withdraw = executor.submit(() => (port.active ? runCall(port, ctx, invoker, this.#report, bytes) : Promise.resolve()));
     if (withdraw === null) {
-      call.finish(StatusCode.RESOURCE_EXHAUSTED, 'Cannot run handler: every worker is busy and the queue is full');
+      port.finish(StatusCode.RESOURCE_EXHAUSTED, 'Cannot run handler: every worker is busy and the queue is full');
       return;
     }
-    call.onDone(withdraw);
+    port.onDone(withdraw);
+  }
+
+  #inProcess: InProcessEntry | undefined;
+
+  /** The in-process transport's way in (`inProcessChannel(server)` uses it). */
+  get [inProcessSink](): unknown {
+    return (this.#inProcess ??= {
+      limits: { maxReceiveMessageBytes: this.#options.maxReceiveMessageBytes, maxSendMessageBytes: this.#options.maxSendMessageBytes },
+      accept: (port) => {
+        try {
+          this.#onCall(port, true);
+        } catch (err) {
+          this.#report(err, port.path);
+          port.cancel(new RpcError(StatusCode.INTERNAL, 'Cannot accept call'), true);
+        }
+      },
+    });
   }
 }
 
@@ -478,10 +495,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-function isGrpcContentType(value: string): boolean {
-  if (!value.startsWith('application/grpc')) return false;
-  const next = value.charCodeAt(16);
-  return Number.isNaN(next) || next === 0x2b /* + */ || next === 0x3b /* ; */;
+/** The status a client sees when the server stops with calls in flight. */
+function shutdownError(): RpcError {
+  return new RpcError(StatusCode.UNAVAILABLE, 'Server is shutting down');
 }
 
 function lowerCamel(name: string): string {

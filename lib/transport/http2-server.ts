@@ -2,11 +2,13 @@ import * as http2 from 'node:http2';
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import { lstat, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
-import { encodeGrpcMessage, Http2Code, StatusCode } from '../protocol/index.js';
+import { Http2Code } from '../protocol/index.js';
+import type { CallSink } from './call-port.js';
+import { admitHttp2Stream, type Http2AdmissionLimits } from './http2-admission.js';
+import { guard } from './http2-requests.js';
 
-/** Connection-level settings of a server, from its channel arguments. @internal */
-export interface TransportServerOptions {
+/** Connection-level settings of a server, and the limits its calls are admitted with, from its channel arguments. @internal */
+export interface TransportServerOptions extends Http2AdmissionLimits {
   readonly maxConcurrentStreams: number;
   readonly keepaliveTimeMs: number;
   readonly keepaliveTimeoutMs: number;
@@ -17,8 +19,6 @@ export interface TransportServerOptions {
   readonly maxConnectionAgeMs: number;
   readonly maxConnectionAgeGraceMs: number;
   readonly maxSessionMemoryMb: number;
-  /** Request metadata above this many bytes (RFC 9113 6.5.2 accounting) is refused with `RESOURCE_EXHAUSTED`. */
-  readonly maxMetadataSize: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE: node:http2 resets streams with larger header blocks itself. */
   readonly maxHeaderListSize: number;
 }
@@ -32,8 +32,8 @@ export interface TlsServerOptions {
   readonly rejectUnauthorized: boolean;
 }
 
-/** Receives each new stream. @internal */
-export type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, session: ServerHttp2Session, rawHeaders: string[]) => void;
+/** Receives what goes wrong outside any call (a sink that threw), with the path of the stream. @internal */
+export type TransportErrorListener = (error: unknown, path: string) => void;
 
 interface SessionState {
   activeStreams: number;
@@ -62,15 +62,17 @@ interface SessionState {
  */
 export class TransportServer {
   readonly #options: TransportServerOptions;
-  readonly #onStream: StreamListener;
+  readonly #sink: CallSink;
+  readonly #onError: TransportErrorListener;
   readonly #listeners: http2.Http2Server[] = [];
   readonly #unixPaths: string[] = [];
   readonly #sessions = new Map<ServerHttp2Session, SessionState>();
   #closing = false;
 
-  constructor(options: TransportServerOptions, onStream: StreamListener) {
+  constructor(options: TransportServerOptions, sink: CallSink, onError: TransportErrorListener) {
     this.#options = options;
-    this.#onStream = onStream;
+    this.#sink = sink;
+    this.#onError = onError;
   }
 
   /** How many connections are open. */
@@ -132,9 +134,7 @@ export class TransportServer {
         })
       : http2.createServer(common);
     server.on('session', (session) => this.#onSession(session));
-    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
-      if (!this.#refuseLargeMetadata(stream, rawHeaders)) this.#onStream(stream, headers, stream.session as ServerHttp2Session, rawHeaders);
-    });
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => this.#onStream(stream, headers, rawHeaders));
     // A TLS handshake failure or a stray socket error concerns that connection only.
     server.on('tlsClientError', noop);
     server.on('sessionError', noop);
@@ -157,30 +157,15 @@ export class TransportServer {
     });
   }
 
-  // node:http2 enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the peer has acknowledged it,
-  // and then by a bare RST_STREAM ENHANCE_YOUR_CALM; a header block that arrives before that is
-  // served whole. So grpc.max_metadata_size is checked here, on every stream, and answered as
-  // C-core does: RESOURCE_EXHAUSTED, before any handler runs. Sizes count as in RFC 9113 6.5.2:
-  // name and value octets plus 32 per field (node gives header values as latin1 strings, one
-  // char per octet).
-  #refuseLargeMetadata(stream: ServerHttp2Stream, rawHeaders: string[]): boolean {
-    let size = 0;
-    for (let i = 0; i < rawHeaders.length; i++) size += rawHeaders[i]!.length + (i % 2 === 0 ? 32 : 0);
-    const limit = this.#options.maxMetadataSize;
-    if (size <= limit) return false;
-    const message = `Cannot accept call: request metadata of ${size} bytes is larger than grpc.max_metadata_size (${limit} bytes)`;
+  #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
     try {
-      // PROTOCOL-HTTP2.md, Responses: Trailers-Only. The request body is not wanted, so the
-      // stream is then closed with NO_ERROR (RFC 9113 8.1: the response is complete).
-      stream.respond(
-        { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(StatusCode.RESOURCE_EXHAUSTED), 'grpc-message': encodeGrpcMessage(message) },
-        { endStream: true },
-      );
-      stream.close(Http2Code.NO_ERROR);
-    } catch {
-      // The peer reset the stream first; there is no one left to answer.
+      const call = admitHttp2Stream(stream, headers, rawHeaders, this.#options);
+      if (call !== undefined) this.#sink(call);
+    } catch (err) {
+      // A throw here would escape node:http2's 'stream' event and end the process.
+      this.#onError(err, headers[':path'] ?? '');
+      if (!stream.destroyed) guard(() => stream.close(Http2Code.INTERNAL_ERROR));
     }
-    return true;
   }
 
   #onSession(session: ServerHttp2Session): void {
@@ -408,12 +393,6 @@ export function parseListenAddress(address: string): ListenTarget {
   if (host === '') return { hosts: ['::'], port };
   if (host === 'localhost') return { hosts: ['127.0.0.1', '::1'], port };
   return { hosts: [host], port };
-}
-
-/** The TLS peer of a session, for the auth context. @internal */
-export function tlsSocketOf(session: ServerHttp2Session): TLSSocket | undefined {
-  const socket = session.socket as TLSSocket | undefined;
-  return socket !== undefined && 'encrypted' in socket && socket.encrypted ? socket : undefined;
 }
 
 function noop(): void {}

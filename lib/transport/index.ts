@@ -1,22 +1,28 @@
 /**
- * The node:http2 layer: server sessions and streams adapted into calls, client connections.
- * Only {@link ConnectivityState} is public; the rest is the barrel server/ and client/ import
- * through, in statements tagged internal that stripInternal drops from the published .d.ts.
+ * The call ports and the transports that make them: node:http2 server sessions and client
+ * connections, and the in-process transport. Only {@link ConnectivityState} and
+ * {@link AuthContext} are public; the rest is the barrel server/ and client/ import through, in
+ * statements tagged internal that stripInternal drops from the published .d.ts.
  * @packageDocumentation
  */
 export { type ConnectivityState } from './client-connection.js';
-/** @internal The server call, used by server/ only. */
-export { ServerCall, STATUS_FLUSH_MS, shutdownError, headerString, type ServerCallStatus, type ServerCallLimits } from './server-call.js';
+export { type AuthContext } from './call-port.js';
+/** @internal The server call port, what server/ sees of every call. */
+export { type ServerCallPort, type ServerCallStatus, type ServerCallLimits, type PeerInfo, type CallSink } from './call-port.js';
+/** @internal The node:http2 server call, for the status flush the server's stop waits on. */
+export { STATUS_FLUSH_MS } from './http2-server-call.js';
 /** @internal The listening sockets, used by server/ only. */
 export {
   TransportServer,
   parseListenAddress,
-  tlsSocketOf,
   type TransportServerOptions,
   type TlsServerOptions,
-  type StreamListener,
+  type TransportErrorListener,
   type ListenTarget,
 } from './http2-server.js';
+/** @internal The in-process transport. */
+export { InProcessTransport, type InProcessEntry } from './in-process.js';
+export { inProcessSink, type InProcessServer } from './in-process.js';
 /** @internal The client call port and transport, what client/ drives. */
 export { type ClientCallPort, type ClientTransport, type ClientCallOptions, type CallStatus } from './call-port.js';
 /** @internal The client call over node:http2. */

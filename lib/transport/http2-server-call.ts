@@ -1,0 +1,367 @@
+import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import {
+  ACCEPT_ENCODING,
+  Compression,
+  RpcError,
+  StatusCode,
+  compress,
+  compressionFromName,
+  compressionName,
+  createFrameDecoder,
+  decompress,
+  encodeFrame,
+  encodeGrpcMessage,
+  rawHeadersToMetadata,
+  metadataToHeaders,
+  statusFromRstCode,
+  type Frame,
+  type FrameDecoder,
+  type HeaderMap,
+  type Metadata,
+} from '../protocol/index.js';
+import type { PeerInfo, ServerCallLimits, ServerCallPort } from './call-port.js';
+import { guard, halfCloseReset, readUnaryRequest } from './http2-requests.js';
+import { localAuthorityOf, peerOfSession } from './http2-peer.js';
+import { CANCELLED, FINISHED, HEADERS_SENT, OPEN, ServerCallState, checkSendSize } from './server-call-state.js';
+
+const EMPTY: Frame[] = [];
+
+// node:http2 copies header objects before use, so these are shared by every call. gRPC has no
+// use for the Date header node adds by default.
+const RESPONSE_HEADERS: HeaderMap = Object.freeze({
+  ':status': 200,
+  'content-type': 'application/grpc',
+  'grpc-accept-encoding': ACCEPT_ENCODING,
+}) as HeaderMap;
+const OK_TRAILERS: HeaderMap = Object.freeze({ 'grpc-status': '0' }) as HeaderMap;
+const WITH_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false });
+const END_STREAM = Object.freeze({ endStream: true, sendDate: false });
+
+/**
+ * The server call port over one `node:http2` stream: request messages in (pulled, so flow
+ * control pushes back), response messages out, the status in trailers (or Trailers-Only), and
+ * the stream's reset or close as the call's cancellation. Admission (http2-admission.ts) made it.
+ * @internal
+ */
+export class Http2ServerCall extends ServerCallState implements ServerCallPort {
+  readonly stream: ServerHttp2Stream;
+  readonly path: string;
+
+  readonly #session: ServerHttp2Session;
+  readonly #limits: ServerCallLimits;
+  #metadata: Metadata | undefined;
+  #requestCompression: Compression = Compression.NoCompression;
+  #responseCompression: Compression = Compression.NoCompression;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #trailers: HeaderMap | undefined;
+  #readStarted = false;
+  #unaryReject: ((err: unknown) => void) | undefined;
+  /** Resolvers of whatever waits on the stream (readable, drain); a cancel wakes them all. */
+  #waiters: Array<() => void> | (() => void) | undefined;
+
+  // Only what later steps read is kept of the request headers (memory per idle stream counts).
+  readonly #rawHeaders: readonly string[];
+  readonly #authority: string | undefined;
+  readonly #acceptEncoding: string | undefined;
+
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[], limits: ServerCallLimits) {
+    super();
+    this.stream = stream;
+    this.#session = stream.session as ServerHttp2Session;
+    this.path = headers[':path'] ?? '';
+    this.#authority = headers[':authority'];
+    this.#acceptEncoding = headerString(headers['grpc-accept-encoding']);
+    // node:http2 joins repeated headers with ", " in `headers`; the raw list keeps them apart.
+    this.#rawHeaders = rawHeaders;
+    this.#limits = limits;
+    stream.on('close', () => this.#onClose());
+    stream.on('error', noop); // reported through 'close' and rstCode
+  }
+
+  get metadata(): Metadata {
+    return (this.#metadata ??= rawHeadersToMetadata(this.#rawHeaders));
+  }
+
+  /** The request's `:authority` (PROTOCOL-HTTP2.md, Requests), else the local address the connection arrived on. */
+  get authority(): string | undefined {
+    return this.#authority !== undefined && this.#authority !== '' ? this.#authority : localAuthorityOf(this.#session);
+  }
+
+  peerInfo(): PeerInfo {
+    return peerOfSession(this.#session);
+  }
+
+  /**
+   * Takes the request's `grpc-encoding`. Returns false (after answering UNIMPLEMENTED) when the
+   * codec is unknown: doc/compression.md asks for UNIMPLEMENTED and our accept list.
+   */
+  acceptRequestEncoding(name: string | undefined): boolean {
+    if (name === undefined || name === 'identity') return true;
+    const algorithm = compressionFromName(name);
+    if (algorithm === undefined) {
+      this.finish(StatusCode.UNIMPLEMENTED, `Cannot decompress request: unsupported grpc-encoding "${name}"`);
+      return false;
+    }
+    this.#requestCompression = algorithm;
+    return true;
+  }
+
+  setResponseCompression(algorithm: Compression): void {
+    if (this.headersSent) return;
+    if (algorithm === Compression.NoCompression) {
+      this.#responseCompression = algorithm;
+      return;
+    }
+    // doc/compression.md: never send an encoding the peer did not list.
+    const accepted = this.#acceptEncoding;
+    if (accepted !== undefined && accepted.split(',').some((e) => e.trim() === compressionName(algorithm))) {
+      this.#responseCompression = algorithm;
+    }
+  }
+
+  /**
+   * The status is queued behind the response bytes already written (so it does not depend on
+   * how full the send buffer is); if it has not left within {@link STATUS_FLUSH_MS}, because the
+   * client does not read, the stream is reset.
+   */
+  cancel(reason: RpcError, sendStatus: boolean): void {
+    if (this.state >= FINISHED) return;
+    const stream = this.stream;
+    if (sendStatus && !stream.destroyed && !stream.closed) {
+      this.#sendStatus(reason.code, reason.details, undefined);
+      this.markCancelled(reason);
+      if (!stream.closed) {
+        // RFC 9113 §8.1: once the whole response is out, RST_STREAM(NO_ERROR) only stops a
+        // client that is still sending; before that, CANCEL tells it the status is lost.
+        this.#flushTimer = setTimeout(() => guard(() => stream.close(stream.state.localClose === 1 ? 0x0 : 0x8)), STATUS_FLUSH_MS);
+        this.#flushTimer.unref?.();
+      }
+      return;
+    }
+    if (!stream.destroyed) guard(() => stream.close(0x8 /* CANCEL */));
+    this.markCancelled(reason);
+  }
+
+  protected onCancel(reason: RpcError): void {
+    this.#wake();
+    this.#unaryReject?.(reason);
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    if (typeof waiters === 'function') waiters();
+    else if (waiters !== undefined) for (const resolve of waiters) resolve();
+  }
+
+  /** Waits for any of the stream's `events`, or for the call to be cancelled. */
+  #waitFor(events: readonly string[]): Promise<void> {
+    const stream = this.stream;
+    return new Promise((resolve) => {
+      const done = (): void => {
+        for (const e of events) stream.off(e, done);
+        const waiters = this.#waiters;
+        if (waiters === done) this.#waiters = undefined;
+        else if (Array.isArray(waiters)) {
+          const i = waiters.indexOf(done);
+          if (i >= 0) waiters.splice(i, 1);
+        }
+        resolve();
+      };
+      for (const e of events) stream.on(e, done);
+      const waiters = this.#waiters;
+      this.#waiters = waiters === undefined ? done : Array.isArray(waiters) ? [...waiters, done] : [waiters, done];
+    });
+  }
+
+  #onClose(): void {
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.clearDeadline();
+    this.#wake();
+    // Closed before we sent a status: the client reset the stream or the connection died.
+    if (this.state < FINISHED) this.markCancelled(this.#resetReason());
+    this.runDone();
+  }
+
+  /** Why the call ends when the client resets the stream or the connection is lost. */
+  #resetReason(): RpcError {
+    const code = this.stream.rstCode;
+    const reason = code === undefined || code === 0 ? new RpcError(StatusCode.CANCELLED, 'Call cancelled: connection closed') : statusFromRstCode(code);
+    return reason.code === StatusCode.CANCELLED ? reason : new RpcError(StatusCode.CANCELLED, `Call cancelled: ${reason.details}`);
+  }
+
+  // ---- inbound ----
+
+  readUnary(): Promise<Uint8Array> {
+    this.#readStarted = true;
+    return readUnaryRequest(this.stream, this.#limits.maxReceiveMessageBytes, (reject) => (this.#unaryReject = reject)).then((frame) => {
+      this.lastMessageCompressed = frame.compressed;
+      return frame.compressed ? this.#decompress(frame.payload) : frame.payload;
+    });
+  }
+
+  /**
+   * Read in paused mode, one chunk per pull, so a handler that does not read leaves the bytes in
+   * the HTTP/2 window. A node:http2 client's cancel arrives as END_STREAM and then RST_STREAM
+   * (see halfCloseReset): the end is confirmed before the iterator ends.
+   */
+  async *requests<T>(decode: (bytes: Uint8Array) => T): AsyncGenerator<T, void, undefined> {
+    this.#readStarted = true;
+    const stream = this.stream;
+    let decoder: FrameDecoder | undefined; // made with the first chunk: idle streams need none
+    let pending: Frame[] = EMPTY;
+    let index = 0;
+    try {
+      for (;;) {
+        while (index < pending.length) {
+          const frame = pending[index++]!;
+          this.lastMessageCompressed = frame.compressed;
+          yield decode(frame.compressed ? await this.#decompress(frame.payload) : frame.payload);
+        }
+        if (this.state === CANCELLED) throw this.abortError();
+        const chunk = stream.read() as Buffer | null;
+        if (chunk !== null) {
+          pending = (decoder ??= createFrameDecoder({ maxMessageBytes: this.#limits.maxReceiveMessageBytes })).decode(chunk);
+          index = 0;
+          continue;
+        }
+        if (stream.readableEnded) {
+          if (this.state < FINISHED && (await halfCloseReset(stream)) && this.state < FINISHED) this.markCancelled(this.#resetReason());
+          if (this.state === CANCELLED) throw this.abortError();
+          decoder?.end();
+          return;
+        }
+        await this.#waitFor(READ_EVENTS);
+      }
+    } catch (err) {
+      if (err instanceof RpcError && this.state < FINISHED) this.cancel(err, true);
+      throw err;
+    }
+  }
+
+  async #decompress(payload: Uint8Array): Promise<Uint8Array> {
+    if (this.#requestCompression === Compression.NoCompression) {
+      throw new RpcError(StatusCode.INTERNAL, 'Cannot decompress request: compressed flag set without grpc-encoding');
+    }
+    return decompress(this.#requestCompression, payload, this.#limits.maxReceiveMessageBytes);
+  }
+
+  // ---- outbound ----
+
+  #responseHeaders(metadata: Metadata | undefined): HeaderMap {
+    const plain = this.#responseCompression === Compression.NoCompression;
+    if (plain && (metadata === undefined || metadata.size === 0)) return RESPONSE_HEADERS;
+    const headers: HeaderMap = { ...RESPONSE_HEADERS };
+    if (!plain) headers['grpc-encoding'] = compressionName(this.#responseCompression);
+    if (metadata !== undefined) metadataToHeaders(metadata, headers);
+    return headers;
+  }
+
+  sendHeaders(metadata?: Metadata): void {
+    if (this.state !== OPEN) return;
+    this.state = HEADERS_SENT;
+    this.headersSent = true;
+    if (this.stream.destroyed || this.stream.closed) return;
+    this.stream.once('wantTrailers', () => this.#sendTrailers());
+    guard(() => this.stream.respond(this.#responseHeaders(metadata), WITH_TRAILERS));
+  }
+
+  send(payload: Uint8Array, compress: boolean): Promise<void> | undefined {
+    if (this.state >= FINISHED) return undefined;
+    checkSendSize(payload, this.#limits.maxSendMessageBytes);
+    if (this.state === OPEN) this.sendHeaders();
+    if (compress && this.#responseCompression !== Compression.NoCompression) {
+      return this.#compressed(payload).then((frame) => this.#writeFrame(frame));
+    }
+    return this.#writeFrame(encodeFrame(payload, false));
+  }
+
+  #compressed(payload: Uint8Array): Promise<Buffer> {
+    return compress(this.#responseCompression, payload).then((bytes) => encodeFrame(bytes, true));
+  }
+
+  #writeFrame(frame: Buffer): Promise<void> | undefined {
+    if (this.state >= FINISHED || this.stream.destroyed) return undefined;
+    if (this.stream.write(frame)) return undefined;
+    return this.#waitFor(DRAIN_EVENTS);
+  }
+
+  finish(code: StatusCode, details: string, trailers?: Metadata): void {
+    if (this.state >= FINISHED) return;
+    this.#sendStatus(code, details, trailers);
+  }
+
+  /** Headers (if not sent), the message and the status leave in one go. */
+  sendUnary(payload: Uint8Array, compress: boolean, trailers: Metadata | undefined, details: string): Promise<void> | undefined {
+    if (this.state >= FINISHED) return undefined;
+    checkSendSize(payload, this.#limits.maxSendMessageBytes);
+    this.sendHeaders();
+    if (compress && this.#responseCompression !== Compression.NoCompression) {
+      return this.#compressed(payload).then((frame) => {
+        if (this.state < FINISHED) this.#sendStatus(StatusCode.OK, details, trailers, frame);
+      });
+    }
+    this.#sendStatus(StatusCode.OK, details, trailers, encodeFrame(payload, false));
+    return undefined;
+  }
+
+  #sendStatus(code: StatusCode, details: string, trailers: Metadata | undefined, lastMessage?: Buffer): void {
+    const headersSent = this.state === HEADERS_SENT;
+    this.markFinished(code, details);
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    let status: HeaderMap;
+    if (code === StatusCode.OK && details === '' && (trailers === undefined || trailers.size === 0)) {
+      status = OK_TRAILERS;
+    } else {
+      status = { 'grpc-status': String(code) };
+      if (details !== '') status['grpc-message'] = encodeGrpcMessage(details);
+      if (trailers !== undefined) metadataToHeaders(trailers, status);
+    }
+    if (!headersSent) {
+      // Trailers-Only (PROTOCOL-HTTP2.md, Responses): status and trailers in the single HEADERS
+      // frame, with END_STREAM.
+      guard(() => stream.respond({ ...RESPONSE_HEADERS, ...status }, END_STREAM));
+    } else {
+      this.#trailers = status;
+      if (lastMessage !== undefined) guard(() => stream.end(lastMessage));
+      else guard(() => stream.end());
+    }
+    // A handler may answer before reading every request: the rest is discarded, not reset.
+    if (!stream.readableEnded) {
+      if (this.#readStarted) stream.removeAllListeners('data');
+      stream.resume();
+    }
+  }
+
+  #sendTrailers(): void {
+    const trailers = this.#trailers ?? OK_TRAILERS;
+    this.#trailers = undefined;
+    if (!this.stream.destroyed) guard(() => this.stream.sendTrailers(trailers));
+  }
+
+  /** Answers a request that is not gRPC at all with a bare HTTP status (no handler runs). */
+  rejectHttp(httpStatus: number): void {
+    this.markFinished(StatusCode.UNKNOWN, `HTTP ${httpStatus}`);
+    if (this.stream.destroyed) return;
+    guard(() => this.stream.respond({ ':status': httpStatus }, END_STREAM));
+    this.stream.resume();
+  }
+}
+
+function noop(): void {}
+
+/** A header that may have arrived more than once, joined as HTTP joins lists. @internal */
+export function headerString(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+const READ_EVENTS = ['readable', 'end'] as const; // 'close' wakes every waiter (#onClose)
+const DRAIN_EVENTS = ['drain', 'close'] as const;
+
+/**
+ * How long a status queued behind response bytes may take to leave before the stream is
+ * reset: after a deadline, a bad request message on a busy stream, or `stop(grace)` running
+ * out (the server closes its connections this long after the grace). @internal
+ */
+export const STATUS_FLUSH_MS = 500;
