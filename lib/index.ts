@@ -95,6 +95,8 @@ export {
   type ServerInterceptor,
   type Continuation,
   type InterceptedHandler,
+  type ServerCallKind,
+  type ServerNext,
   type ExecutorOptions,
   type ServerOptions,
   type ServerOptionsInit,
@@ -108,6 +110,7 @@ export {
   Channel,
   insecureChannel,
   secureChannel,
+  inProcessChannel,
   uncompressed,
   sslChannelCredentials,
   metadataCallCredentials,
@@ -141,5 +144,6 @@ export {
   type ClientCallDetails,
   type ClientNext,
   type Invoker,
+  type InProcessChannelOptions,
 } from './client/index.js';
-export { type ConnectivityState } from './transport/index.js';
+export { type ConnectivityState, type InProcessServer, inProcessSink } from './transport/index.js';

@@ -9,9 +9,11 @@ import { resolveChannelOptions, type ChannelOptionsInit, type ResolvedChannelOpt
 import { parseTarget } from './target.js';
 
 /**
- * A channel to one target (grpcio's `grpc.Channel`): one HTTP/2 connection per resolved address,
- * opened when the first call needs it (pick-first across addresses), shared by every call, and
- * reopened with backoff after failures.
+ * A channel (grpcio's `grpc.Channel`). Over the network ({@link insecureChannel},
+ * {@link secureChannel}) it keeps one HTTP/2 connection per resolved address, opened when the
+ * first call needs it (pick-first across addresses), shared by every call, and reopened with
+ * backoff after failures; {@link inProcessChannel} makes one that calls a server in the same
+ * process. Either way calls, deadlines, credentials, retries and interceptors work the same.
  */
 export class Channel {
   // The connections live in the transport (transport/call-port.ts), the calls' deadlines,
@@ -190,7 +192,7 @@ export class Channel {
    * ```
    */
   unaryUnary<Req = Uint8Array, Res = Uint8Array>(method: string, requestSerializer?: RequestSerializer<Req>, responseDeserializer?: ResponseDeserializer<Res>): UnaryUnaryMultiCallable<Req, Res> {
-    return unaryUnaryCallable(this.#calls, method, requestSerializer, responseDeserializer);
+    return this.#transport.passesValues === true ? unaryUnaryCallable(this.#calls, method, undefined, undefined) : unaryUnaryCallable(this.#calls, method, requestSerializer, responseDeserializer);
   }
 
   /**
@@ -201,7 +203,7 @@ export class Channel {
    * @returns the callable
    */
   streamUnary<Req = Uint8Array, Res = Uint8Array>(method: string, requestSerializer?: RequestSerializer<Req>, responseDeserializer?: ResponseDeserializer<Res>): StreamUnaryMultiCallable<Req, Res> {
-    return streamUnaryCallable(this.#calls, method, requestSerializer, responseDeserializer);
+    return this.#transport.passesValues === true ? streamUnaryCallable(this.#calls, method, undefined, undefined) : streamUnaryCallable(this.#calls, method, requestSerializer, responseDeserializer);
   }
 
   /**
@@ -218,7 +220,7 @@ export class Channel {
    * ```
    */
   unaryStream<Req = Uint8Array, Res = Uint8Array>(method: string, requestSerializer?: RequestSerializer<Req>, responseDeserializer?: ResponseDeserializer<Res>): UnaryStreamMultiCallable<Req, Res> {
-    return unaryStreamCallable(this.#calls, method, requestSerializer, responseDeserializer);
+    return this.#transport.passesValues === true ? unaryStreamCallable(this.#calls, method, undefined, undefined) : unaryStreamCallable(this.#calls, method, requestSerializer, responseDeserializer);
   }
 
   /**
@@ -230,7 +232,7 @@ export class Channel {
    * @returns the callable
    */
   streamStream<Req = Uint8Array, Res = Uint8Array>(method: string, requestSerializer?: RequestSerializer<Req>, responseDeserializer?: ResponseDeserializer<Res>): StreamStreamMultiCallable<Req, Res> {
-    return streamStreamCallable(this.#calls, method, requestSerializer, responseDeserializer);
+    return this.#transport.passesValues === true ? streamStreamCallable(this.#calls, method, undefined, undefined) : streamStreamCallable(this.#calls, method, requestSerializer, responseDeserializer);
   }
 }
 

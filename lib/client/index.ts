@@ -28,6 +28,7 @@ export {
   type ChannelCredentials,
   type CallCredentialsContext,
 } from './credentials.js';
+export { inProcessChannel, type InProcessChannelOptions } from './in-process-channel.js';
 export { createClient, type TypedClient, type ClientMethod, type MethodKind, type RequestOf, type ResponseOf } from './create-client.js';
 export { type ChannelOptions, type ChannelOptionsInit } from './options.js';
 export { interceptChannel, InterceptedChannel, type ClientInterceptor, type ClientCallDetails, type ClientNext, type Invoker } from './interceptors.js';

@@ -22,25 +22,33 @@ export type ErrorReporter = (error: unknown, method: string) => void;
  */
 export async function runCall(port: ServerCallPort, ctx: ServerContext, invoker: MethodInvoker, report: ErrorReporter, requestBytes?: Uint8Array): Promise<void> {
   try {
+    const values = port.passesValues === true;
+    const decode = values ? passValue : invoker.decode;
+    const encode = values ? (passValue as (value: unknown) => Uint8Array) : invoker.encode;
     const unary = invoker.unary;
     if (unary !== undefined) {
-      const request = invoker.decode(requestBytes ?? (await port.readUnary()));
+      const request = decode(requestBytes ?? (await port.readUnary()));
       const result = unary(request, ctx);
-      await sendOne(port, ctx, invoker, oneMessage(isThenable(result) ? await result : result, ctx), report);
+      await sendOne(port, ctx, encode, oneMessage(isThenable(result) ? await result : result, ctx), report);
       return;
     }
-    const requests = invoker.requestStreaming ? port.requests(invoker.decode) : oneRequest(port, invoker.decode, requestBytes);
+    const requests = invoker.requestStreaming ? port.requests(decode) : oneRequest(port, decode, requestBytes);
     const result = invoker.invoke(requests, ctx);
     const responses = isThenable(result) ? await result : result;
     if (invoker.responseStreaming) {
-      await pump(port, ctx, invoker, responses);
+      await pump(port, ctx, encode, responses);
       port.finish(ctx.statusCode ?? StatusCode.OK, ctx.statusDetails ?? '', ctx.trailers);
     } else {
-      await sendOne(port, ctx, invoker, await single(responses), report);
+      await sendOne(port, ctx, encode, await single(responses), report);
     }
   } catch (err) {
     failCall(port, ctx, err, report);
   }
+}
+
+/** A port that passes values hands over what the other side gave: no codec runs. */
+function passValue(message: Uint8Array): unknown {
+  return message;
 }
 
 /** The one request of a unary-request call as a stream of one, read whole by the transport. */
@@ -74,7 +82,7 @@ export function failCall(port: ServerCallPort, ctx: ServerContext, err: unknown,
   }
 }
 
-async function sendOne(port: ServerCallPort, ctx: ServerContext, invoker: MethodInvoker, response: unknown, report: ErrorReporter): Promise<void> {
+async function sendOne(port: ServerCallPort, ctx: ServerContext, encode: (value: unknown) => Uint8Array, response: unknown, report: ErrorReporter): Promise<void> {
   if (!port.active) return;
   const code = ctx.statusCode ?? StatusCode.OK;
   if (code !== StatusCode.OK) {
@@ -84,7 +92,7 @@ async function sendOne(port: ServerCallPort, ctx: ServerContext, invoker: Method
   }
   let bytes: Uint8Array;
   try {
-    bytes = invoker.encode(response);
+    bytes = encode(response);
   } catch (err) {
     finishError(port, ctx, err, report);
     return;
@@ -121,8 +129,7 @@ function finishError(port: ServerCallPort, ctx: ServerContext, err: unknown, rep
  * the generator with `throw`, and then `return` ends it whatever it did with the error, so its
  * `finally` blocks always run (STYLE.md §3); an ended call stops it with `return` too.
  */
-async function pump(port: ServerCallPort, ctx: ServerContext, invoker: MethodInvoker, source: Responses): Promise<void> {
-  const encode = invoker.encode;
+async function pump(port: ServerCallPort, ctx: ServerContext, encode: (value: unknown) => Uint8Array, source: Responses): Promise<void> {
   if (Symbol.asyncIterator in source) {
     const it = source[Symbol.asyncIterator]();
     for (;;) {

@@ -25,7 +25,7 @@ export {
   type Serializer,
   type Deserializer,
 } from './handlers.js';
-export { type ServerInterceptor, type Continuation, type InterceptedHandler } from './interceptors.js';
+export { type ServerInterceptor, type Continuation, type InterceptedHandler, type ServerCallKind, type ServerNext } from './interceptors.js';
 export { type ExecutorOptions } from './executor.js';
 export { type ServerOptions, type ServerOptionsInit } from './options.js';
 export {

@@ -74,6 +74,11 @@ export interface ServerCallPort {
   readonly status: ServerCallStatus | undefined;
   /** Whether the request message read last arrived compressed. */
   readonly lastMessageCompressed: boolean;
+  /**
+   * Whether messages cross this port as the values themselves, not serialized (an in-process
+   * channel that opted out of serialization): the server then skips the method's codecs.
+   */
+  readonly passesValues?: boolean;
   /** @returns the peer and its auth facts */
   peerInfo(): PeerInfo;
   /** Runs `callback` once the call has ended, cancelled or not (at once if it has). */
@@ -195,6 +200,8 @@ export interface ClientCallPort {
 export interface ClientTransport {
   /** Whether calls are protected by TLS (call credentials need it). */
   readonly secure: boolean;
+  /** Whether messages cross as values, not serialized (see {@link ServerCallPort.passesValues}). */
+  readonly passesValues?: boolean;
   /** The connectivity state; `tryToConnect` starts connecting when idle. Never SHUTDOWN: the channel says that. */
   getState(tryToConnect: boolean): Exclude<ConnectivityState, 'SHUTDOWN'>;
   /** Calls `listener` whenever the state may have changed. */

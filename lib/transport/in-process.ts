@@ -44,6 +44,12 @@ export interface InProcessEntry {
 
 /** Bytes queued in either direction before the writer must wait: an HTTP/2 stream window's worth. @internal */
 export const IN_PROCESS_WINDOW_BYTES = 64 * 1024;
+/** What a message passed as a value counts against the window: it has no size of its own. */
+const VALUE_WEIGHT = 1024;
+
+function weight(payload: Uint8Array, values: boolean): number {
+  return values ? VALUE_WEIGHT : payload.length;
+}
 
 const PEER: PeerInfo = Object.freeze({
   // C-core's in-process transport calls its peer "inproc".
@@ -81,6 +87,7 @@ export class InProcessServerCall extends ServerCallState implements ServerCallPo
   readonly authority: string;
   readonly #limits: ServerCallLimits;
   readonly #client: InProcessClientCall;
+  readonly passesValues: boolean;
   readonly #requests: Uint8Array[] = [];
   #requestBytes = 0;
   #halfClosed = false;
@@ -88,8 +95,9 @@ export class InProcessServerCall extends ServerCallState implements ServerCallPo
   /** Writers of the client waiting for the request queue to drain. */
   readonly drained = new Wakers();
 
-  constructor(client: InProcessClientCall, options: ClientCallOptions, limits: ServerCallLimits) {
+  constructor(client: InProcessClientCall, options: ClientCallOptions, limits: ServerCallLimits, passesValues: boolean) {
     super();
+    this.passesValues = passesValues;
     this.#client = client;
     this.#limits = limits;
     this.path = options.path;
@@ -108,12 +116,12 @@ export class InProcessServerCall extends ServerCallState implements ServerCallPo
   receive(payload: Uint8Array): Promise<void> | undefined {
     if (this.state >= FINISHED) return undefined;
     const max = this.#limits.maxReceiveMessageBytes;
-    if (max >= 0 && payload.length > max) {
+    if (max >= 0 && payload.length > max && !this.passesValues) {
       this.cancel(new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Received message larger than max (${payload.length} vs. ${max})`), true);
       return undefined;
     }
     this.#requests.push(payload);
-    this.#requestBytes += payload.length;
+    this.#requestBytes += weight(payload, this.passesValues);
     this.#readable.wake();
     return this.#requestBytes >= IN_PROCESS_WINDOW_BYTES ? this.drained.wait() : undefined;
   }
@@ -138,7 +146,7 @@ export class InProcessServerCall extends ServerCallState implements ServerCallPo
 
   #take(): Uint8Array {
     const payload = this.#requests.shift()!;
-    this.#requestBytes -= payload.length;
+    this.#requestBytes -= weight(payload, this.passesValues);
     if (this.#requestBytes < IN_PROCESS_WINDOW_BYTES) this.drained.wake();
     return payload;
   }
@@ -188,7 +196,7 @@ export class InProcessServerCall extends ServerCallState implements ServerCallPo
 
   send(payload: Uint8Array, _compress: boolean): Promise<void> | undefined {
     if (this.state >= FINISHED) return undefined;
-    checkSendSize(payload, this.#limits.maxSendMessageBytes);
+    if (!this.passesValues) checkSendSize(payload, this.#limits.maxSendMessageBytes);
     this.sendHeaders();
     return this.#client.receive(payload);
   }
@@ -222,6 +230,7 @@ export class InProcessServerCall extends ServerCallState implements ServerCallPo
  */
 export class InProcessClientCall implements ClientCallPort {
   readonly #options: ClientCallOptions;
+  readonly #values: boolean;
   readonly #server: InProcessServerCall;
   readonly #responses: Uint8Array[] = [];
   #responseBytes = 0;
@@ -237,9 +246,10 @@ export class InProcessClientCall implements ClientCallPort {
   readonly refused = false;
   readonly lastResponseCompressed = false;
 
-  constructor(options: ClientCallOptions, limits: ServerCallLimits) {
+  constructor(options: ClientCallOptions, limits: ServerCallLimits, passesValues: boolean) {
     this.#options = options;
-    this.#server = new InProcessServerCall(this, options, limits);
+    this.#values = passesValues;
+    this.#server = new InProcessServerCall(this, options, limits, passesValues);
     if (options.deadline !== Infinity) {
       const ms = options.deadline - Date.now();
       const expire = (): void => this.cancel(new RpcError(StatusCode.DEADLINE_EXCEEDED, 'Deadline exceeded'));
@@ -283,12 +293,12 @@ export class InProcessClientCall implements ClientCallPort {
   receive(payload: Uint8Array): Promise<void> | undefined {
     if (this.#status !== undefined) return undefined;
     const max = this.#options.maxReceiveMessageBytes;
-    if (max >= 0 && payload.length > max) {
+    if (max >= 0 && payload.length > max && !this.#values) {
       this.cancel(new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Received message larger than max (${payload.length} vs. ${max})`));
       return undefined;
     }
     this.#responses.push(payload);
-    this.#responseBytes += payload.length;
+    this.#responseBytes += weight(payload, this.#values);
     this.#arrived.wake();
     return this.#responseBytes >= IN_PROCESS_WINDOW_BYTES ? this.responsesDrained.wait() : undefined;
   }
@@ -314,7 +324,7 @@ export class InProcessClientCall implements ClientCallPort {
   write(payload: Uint8Array): Promise<void> | undefined {
     if (this.#status !== undefined) return undefined;
     const max = this.#options.maxSendMessageBytes;
-    if (max >= 0 && payload.length > max) {
+    if (max >= 0 && payload.length > max && !this.#values) {
       const err = new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Cannot send message: ${payload.length} bytes is over the limit of ${max}`);
       this.cancel(err);
       throw err;
@@ -360,7 +370,7 @@ export class InProcessClientCall implements ClientCallPort {
 
   #take(): Uint8Array {
     const payload = this.#responses.shift()!;
-    this.#responseBytes -= payload.length;
+    this.#responseBytes -= weight(payload, this.#values);
     if (this.#responseBytes < IN_PROCESS_WINDOW_BYTES) this.responsesDrained.wake();
     return payload;
   }
@@ -406,9 +416,15 @@ function statusError(status: CallStatus): RpcError {
  */
 export class InProcessTransport implements ClientTransport {
   readonly secure = false;
+  readonly passesValues: boolean;
   readonly #entry: InProcessEntry;
 
-  constructor(server: InProcessServer) {
+  /**
+   * @param server - the server whose pipeline the calls run through
+   * @param passesValues - hand messages over as values, not serialized
+   */
+  constructor(server: InProcessServer, passesValues: boolean) {
+    this.passesValues = passesValues;
     const entry = (server as Partial<InProcessServer> | null)?.[inProcessSink] as InProcessEntry | undefined;
     if (typeof entry?.accept !== 'function') throw new TypeError('Cannot create in-process channel: expected a Server');
     this.#entry = entry;
@@ -425,7 +441,7 @@ export class InProcessTransport implements ClientTransport {
   }
 
   open(options: ClientCallOptions): ClientCallPort {
-    const call = new InProcessClientCall(options, this.#entry.limits);
+    const call = new InProcessClientCall(options, this.#entry.limits, this.passesValues);
     this.#entry.accept(call.serverEnd);
     return call;
   }
