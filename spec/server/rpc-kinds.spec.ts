@@ -1,6 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as grpc from '@grpc/grpc-js';
 import {
   StatusCode,
   streamStreamRpcMethodHandler,
@@ -8,18 +7,20 @@ import {
   unaryStreamRpcMethodHandler,
   unaryUnaryRpcMethodHandler,
 } from '../../lib/index.js';
-import { decode, encode, jsClient, startServer, type JsClient, type TestServer } from '../helpers/grpc.js';
+import { decode, encode } from '../helpers/grpc.js';
+import { TRANSPORTS, type Served, type TestClient } from '../helpers/transports.js';
 
 async function* asyncFrom<T>(items: T[]): AsyncGenerator<T> {
   for (const i of items) yield i;
 }
 
-describe('the four RPC kinds, every handler form, against a grpc-js client', () => {
-  let server: TestServer;
-  let client: JsClient;
+// Every test runs over both transports: the network (a grpc-js client) and in-process (our client).
+for (const transport of TRANSPORTS) describe(`the four RPC kinds, every handler form (${transport.name})`, () => {
+  let served: Served;
+  let client: TestClient;
 
   before(async () => {
-    server = await startServer({
+    served = await transport.serve({
       // unary-unary
       UnarySync: unaryUnaryRpcMethodHandler((r: string) => `sync:${r}`, decode, encode),
       UnaryAsync: unaryUnaryRpcMethodHandler(async (r: string) => {
@@ -72,8 +73,7 @@ describe('the four RPC kinds, every handler form, against a grpc-js client', () 
       }, decode, encode),
       EchoArray: streamStreamRpcMethodHandler(() => ['x', 'y', 'z'], decode, encode),
       NotIterable: unaryStreamRpcMethodHandler(() => 42 as unknown as string[], decode, encode),
-    });
-    client = jsClient(server.address, {
+    }, {
       UnarySync: 'unary',
       UnaryAsync: 'unary',
       StreamGen: 'serverStream',
@@ -91,29 +91,21 @@ describe('the four RPC kinds, every handler form, against a grpc-js client', () 
       EchoArray: 'bidi',
       NotIterable: 'serverStream',
     });
+    client = served.client;
   });
-  after(async () => {
-    client.close();
-    await server.close();
-  });
+  after(() => served.close());
 
   describe('unary-unary', () => {
     it('answers from a sync function', async () => {
       const r = await client.unary('UnarySync', 'hi');
       assert.equal(r.value, 'sync:hi');
-      assert.equal(r.status?.code, grpc.status.OK);
+      assert.equal(r.code, StatusCode.OK);
     });
     it('answers from an async function', async () => {
       assert.equal((await client.unary('UnaryAsync', 'hi')).value, 'async:hi');
     });
     it('passes raw bytes when no codecs are given', async () => {
-      const Ctor = grpc.makeGenericClientConstructor(
-        { UnaryBytes: { path: '/test.Svc/UnaryBytes', requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b } },
-        'Svc',
-      );
-      const raw = new Ctor(server.address, grpc.credentials.createInsecure()) as unknown as { UnaryBytes(r: Buffer, cb: (e: unknown, v: Buffer) => void): void; close(): void };
-      const value = await new Promise<Buffer>((res, rej) => raw.UnaryBytes(Buffer.from([1, 2, 3]), (e, v) => (e ? rej(e) : res(v))));
-      raw.close();
+      const value = await client.unaryBytes('UnaryBytes', Uint8Array.from([1, 2, 3]));
       assert.deepEqual([...value], [3, 2, 1]);
     });
     it('answers an empty request message', async () => {
@@ -128,7 +120,7 @@ describe('the four RPC kinds, every handler form, against a grpc-js client', () 
     it('streams an async function* in order', async () => {
       const r = await client.serverStream('StreamAsyncGen', '4');
       assert.deepEqual(r.value, ['agen0', 'agen1', 'agen2', 'agen3']);
-      assert.equal(r.status?.code, grpc.status.OK);
+      assert.equal(r.code, StatusCode.OK);
     });
     it('streams an array a function returns', async () => {
       assert.deepEqual((await client.serverStream('StreamArray', 'abc')).value, ['a', 'b', 'c']);
@@ -142,11 +134,11 @@ describe('the four RPC kinds, every handler form, against a grpc-js client', () 
     it('ends OK with no messages for an empty stream', async () => {
       const r = await client.serverStream('StreamEmpty', '');
       assert.deepEqual(r.value, []);
-      assert.equal(r.status?.code, grpc.status.OK);
+      assert.equal(r.code, StatusCode.OK);
     });
     it('fails with INTERNAL when the handler returns something that is not iterable', async () => {
       const r = await client.serverStream('NotIterable', '');
-      assert.equal(r.status?.code, StatusCode.INTERNAL);
+      assert.equal(r.code, StatusCode.INTERNAL);
     });
   });
 
@@ -160,16 +152,14 @@ describe('the four RPC kinds, every handler form, against a grpc-js client', () 
     it('answers from a sync function that never reads the requests', async () => {
       const r = await client.clientStream('CollectSync', ['a', 'b']);
       assert.equal(r.value, 'answered without reading');
-      assert.equal(r.status?.code, grpc.status.OK);
+      assert.equal(r.code, StatusCode.OK);
     });
     it('sends the response and OK when the handler returns before the client finishes sending', async () => {
-      let callback!: (e: grpc.ServiceError | null, v?: string) => void;
-      const answered = new Promise<{ e: grpc.ServiceError | null; v: string | undefined }>((resolve) => (callback = (e, v) => resolve({ e, v })));
-      const call = client.openClientStream('CollectFirst', callback);
+      const call = client.open('CollectFirst');
       call.write('one');
-      const { e, v } = await answered; // the client is still open for writing
-      assert.equal(e, null);
-      assert.equal(v, 'first:one');
+      const r = await call.done; // the client is still open for writing
+      assert.equal(r.code, StatusCode.OK);
+      assert.deepEqual(r.value, ['first:one']);
       call.write('two'); // late writes are discarded, not an error
       call.end();
     });
@@ -179,18 +169,18 @@ describe('the four RPC kinds, every handler form, against a grpc-js client', () 
     it('echoes each request in order from an async function*', async () => {
       const r = await client.bidi('EchoAsyncGen', ['1', '2', '3']);
       assert.deepEqual(r.value, ['echo:1', 'echo:2', 'echo:3']);
-      assert.equal(r.status?.code, grpc.status.OK);
+      assert.equal(r.code, StatusCode.OK);
     });
     it('interleaves: each response arrives before the next request is sent', async () => {
-      const call = client.openBidi('EchoAsyncGen');
+      const call = client.open('EchoAsyncGen');
       const seen: string[] = [];
       for (const m of ['a', 'b', 'c']) {
         call.write(m);
-        seen.push(await new Promise<string>((resolve) => call.once('data', resolve)));
+        seen.push(await call.message());
       }
       call.end();
       assert.deepEqual(seen, ['echo:a', 'echo:b', 'echo:c']);
-      await new Promise((resolve) => call.on('status', resolve));
+      assert.equal((await call.done).code, StatusCode.OK);
     });
     it('streams from a sync function*', async () => {
       assert.deepEqual((await client.bidi('EchoSyncGen', ['ignored'])).value, ['a', 'b']);
