@@ -103,6 +103,9 @@ export class InProcessServerCall extends ServerCallState implements ServerCallPo
     this.path = options.path;
     this.authority = options.authority;
     this.metadata = overTheWire(options.metadata);
+    // PROTOCOL-HTTP2.md, Requests: the client names itself in user-agent, which a network server
+    // reads as request metadata; grpc-java's in-process transport passes it the same way.
+    if (options.userAgent !== '') this.metadata.set('user-agent', options.userAgent);
     if (options.deadline !== Infinity) this.setDeadline(Math.max(0, options.deadline - Date.now()));
   }
 
