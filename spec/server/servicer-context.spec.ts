@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as grpc from '@grpc/grpc-js';
 import { delay } from 'abort-controller-x';
 import {
+  inProcessChannel,
   Metadata,
   RpcError,
   StatusCode,
@@ -11,18 +11,20 @@ import {
   unaryUnaryRpcMethodHandler,
   type ServicerContext,
 } from '../../lib/index.js';
-import { decode, defer, encode, eventually, jsClient, startServer, type JsClient, type TestServer } from '../helpers/grpc.js';
+import { decode, defer, encode, eventually, startServer } from '../helpers/grpc.js';
+import { TRANSPORTS, type Served, type TestClient } from '../helpers/transports.js';
 
-describe('ServicerContext', () => {
-  let server: TestServer;
-  let client: JsClient;
+// Every test runs over both transports: the network (a grpc-js client) and in-process (our client).
+for (const transport of TRANSPORTS) describe(`ServicerContext (${transport.name})`, () => {
+  let served: Served;
+  let client: TestClient;
   const seen: { ctx?: ServicerContext; active?: boolean; remaining?: number | null } = {};
   const callbacks: string[] = [];
   let abortReason = defer<unknown>();
   let callbackAdded = defer<boolean>();
 
   before(async () => {
-    server = await startServer({
+    served = await transport.serve({
       Metadata: unaryUnaryRpcMethodHandler((_r: string, ctx) => {
         const md = ctx.invocationMetadata();
         const bin = md.get('trace-bin') as Uint8Array | undefined;
@@ -101,33 +103,26 @@ describe('ServicerContext', () => {
         yield 'ready';
         await delay(ctx.signal, 10_000);
       }, decode, encode),
-    });
-    client = jsClient(server.address, {
+    }, {
       Metadata: 'unary', Peer: 'unary', Initial: 'serverStream', InitialAfterMessage: 'serverStream', Trailing: 'unary', Abort: 'unary', AbortOk: 'unary',
       AbortWithStatus: 'unary', SetCode: 'unary', SetCodeThenThrow: 'unary', SetDetailsOk: 'unary', Lifecycle: 'unary', Cancel: 'serverStream', Wait: 'bidi',
     });
+    client = served.client;
   });
-  after(async () => {
-    client.close();
-    await server.close();
-  });
+  after(() => served.close());
 
   it('invocationMetadata() holds the client metadata, -bin values as bytes', async () => {
-    const md = new grpc.Metadata();
-    md.set('x-plain', 'v');
-    md.add('x-many', '1');
-    md.add('x-many', '2');
-    md.set('trace-bin', Buffer.from([0, 1, 254, 255]));
-    const got = JSON.parse((await client.unary('Metadata', '', md)).value!);
+    const metadata = [['x-plain', 'v'], ['x-many', '1'], ['x-many', '2'], ['trace-bin', Buffer.from([0, 1, 254, 255])]] as const;
+    const got = JSON.parse((await client.unary('Metadata', '', { metadata })).value!);
     assert.equal(got.plain, 'v');
     assert.deepEqual(got.many, ['1', '2']);
     assert.deepEqual(got.bin, [0, 1, 254, 255]);
-    assert.match(got.ua, /grpc-node-js/);
+    assert.match(got.ua, transport.userAgent);
   });
 
-  it('peer() names the client address; an insecure call has no identity', async () => {
+  it('peer() names the client; an insecure call has no identity', async () => {
     const got = JSON.parse((await client.unary('Peer', '')).value!);
-    assert.match(got.peer, /^ipv4:127\.0\.0\.1:\d+$/);
+    assert.match(got.peer, transport.peer);
     assert.equal(got.key, null);
     assert.equal(got.ids, null);
     assert.equal(got.type, 'insecure');
@@ -135,10 +130,10 @@ describe('ServicerContext', () => {
 
   it('sendInitialMetadata() sends headers once; a second call throws', async () => {
     const r = await client.serverStream('Initial', '');
-    assert.equal(r.metadata?.get('x-initial')[0], 'yes');
-    assert.deepEqual([...(r.metadata?.get('init-bin')[0] as Buffer)], [9, 8]);
+    assert.equal(r.headers.get('x-initial'), 'yes');
+    assert.deepEqual([...(r.headers.get('init-bin') as Buffer)], [9, 8]);
     assert.match(r.value![0]!, /already sent/);
-    assert.equal(r.metadata?.get('x-again').length, 0);
+    assert.equal(r.headers.getAll('x-again').length, 0);
   });
 
   it('sendInitialMetadata() after the first response message is refused', async () => {
@@ -147,16 +142,16 @@ describe('ServicerContext', () => {
 
   it('setTrailingMetadata() sends trailers with the status, -bin included', async () => {
     const r = await client.unary('Trailing', '');
-    assert.equal(r.status?.metadata.get('x-trail')[0], 'a');
-    assert.deepEqual([...(r.status?.metadata.get('trail-bin')[0] as Buffer)], [1, 2, 255]);
+    assert.equal(r.trailers.get('x-trail'), 'a');
+    assert.deepEqual([...(r.trailers.get('trail-bin') as Buffer)], [1, 2, 255]);
   });
 
   it('abort() ends the call with its code, percent-encoded details and the trailers set', async () => {
     const details = 'Ünïcode % and\nnewline 😀';
     const r = await client.unary('Abort', details);
-    assert.equal(r.error?.code, StatusCode.FAILED_PRECONDITION);
-    assert.equal(r.error?.details, details);
-    assert.equal(r.status?.metadata.get('x-why')[0], 'because');
+    assert.equal(r.code, StatusCode.FAILED_PRECONDITION);
+    assert.equal(r.details, details);
+    assert.equal(r.trailers.get('x-why'), 'because');
   });
 
   it('abort(OK) is refused with a TypeError', async () => {
@@ -165,34 +160,35 @@ describe('ServicerContext', () => {
 
   it('abortWithStatus() sends the status and its trailing metadata', async () => {
     const r = await client.unary('AbortWithStatus', '');
-    assert.equal(r.error?.code, StatusCode.PERMISSION_DENIED);
-    assert.equal(r.error?.details, 'no entry');
-    assert.equal(r.status?.metadata.get('x-policy')[0], 'strict');
+    assert.equal(r.code, StatusCode.PERMISSION_DENIED);
+    assert.equal(r.details, 'no entry');
+    assert.equal(r.trailers.get('x-policy'), 'strict');
   });
 
   it('setCode()/setDetails() set the status; a non-OK code drops the response', async () => {
     const r = await client.unary('SetCode', '');
-    assert.equal(r.error?.code, StatusCode.NOT_FOUND);
-    assert.equal(r.error?.details, 'missing thing');
+    assert.equal(r.code, StatusCode.NOT_FOUND);
+    assert.equal(r.details, 'missing thing');
     assert.equal(r.value, undefined);
   });
 
   it('a handler that throws after setCode() sends the code it set, not UNKNOWN', async () => {
     const r = await client.unary('SetCodeThenThrow', '');
-    assert.equal(r.error?.code, StatusCode.INVALID_ARGUMENT);
-    assert.equal(r.error?.details, 'bad input');
+    assert.equal(r.code, StatusCode.INVALID_ARGUMENT);
+    assert.equal(r.details, 'bad input');
   });
 
   it('setDetails() with OK sends the details in the status', async () => {
     const r = await client.unary('SetDetailsOk', '');
     assert.equal(r.value, 'x');
-    assert.equal(r.status?.details, 'all good');
+    assert.equal(r.code, StatusCode.OK);
+    assert.equal(r.details, 'all good');
   });
 
   it('isActive(), timeRemaining(), deadline and addCallback() over a call with a deadline', async () => {
     callbacks.length = 0;
     const deadline = new Date(Date.now() + 5000);
-    const r = await client.unary('Lifecycle', '', new grpc.Metadata(), { deadline });
+    const r = await client.unary('Lifecycle', '', { deadline });
     assert.equal(seen.active, true);
     assert.ok(seen.remaining! > 3 && seen.remaining! <= 5, `timeRemaining ${seen.remaining}`);
     assert.ok(Math.abs(Number(r.value) - deadline.getTime()) < 1000, 'deadline matches the client deadline');
@@ -213,7 +209,7 @@ describe('ServicerContext', () => {
     callbacks.length = 0;
     const r = await client.serverStream('Cancel', '');
     assert.equal(await callbackAdded, true);
-    assert.equal(r.status?.code, grpc.status.CANCELLED);
+    assert.equal(r.code, StatusCode.CANCELLED);
     assert.deepEqual(r.value, ['before']);
     const reason = await abortReason;
     assert.ok(reason instanceof RpcError);
@@ -224,13 +220,27 @@ describe('ServicerContext', () => {
   it('a client cancel aborts the handler signal with CANCELLED and runs callbacks', async () => {
     abortReason = defer();
     callbacks.length = 0;
-    const call = client.openBidi('Wait');
-    call.on('error', () => undefined);
-    await new Promise((resolve) => call.once('data', resolve));
+    const call = client.open('Wait');
+    assert.equal(await call.message(), 'ready');
     call.cancel();
     const reason = await abortReason;
     assert.ok(reason instanceof RpcError);
     assert.equal(reason.code, StatusCode.CANCELLED);
     await eventually(() => callbacks.includes('client-cancel'), 2000, 'the cancel callback');
+    assert.equal((await call.done).code, StatusCode.CANCELLED);
+  });
+});
+
+// In-process only: a channel option the grpc-js client has no counterpart for here.
+describe('ServicerContext (in-process only)', () => {
+  it('invocationMetadata() holds the channel user-agent, grpc.primary_user_agent first, as over HTTP/2', async () => {
+    const s = await startServer({ UserAgent: unaryUnaryRpcMethodHandler((_r: string, ctx) => String(ctx.invocationMetadata().get('user-agent')), decode, encode) });
+    const channel = inProcessChannel(s.srv, { options: { 'grpc.primary_user_agent': 'my-app/1.0' } });
+    try {
+      assert.match(await channel.unaryUnary('/test.Svc/UserAgent', encode, decode)(''), /^my-app\/1\.0 grpc-iter\/\S+$/);
+    } finally {
+      channel.close();
+      await s.close();
+    }
   });
 });
