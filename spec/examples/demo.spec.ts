@@ -3,9 +3,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-function run(file: string): Promise<{ code: number | null; stdout: string }> {
+function run(file: string, ...flags: string[]): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', file], { timeout: 30_000 }, (err, out) =>
+    // Without NODE_TEST_CONTEXT: a child `node --test` would otherwise report to this runner, not to stdout.
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    const child = execFile(process.execPath, ['--import', 'tsx', ...flags, file], { timeout: 30_000, env }, (err, out) =>
       resolve({ code: err === null ? 0 : ((err as { code?: number }).code ?? 1), stdout: out }),
     );
     child.stdin?.end();
@@ -32,6 +35,14 @@ describe('examples', () => {
     assert.match(stdout, /CountTo {3}-> 1 2 3/);
     assert.match(stdout, /GreetAll {2}-> Hello Ada, Grace, Linus/);
     assert.match(stdout, /Chat {6}-> Hi one \/ Hi two/);
+  });
+
+  it('the testing example (examples/testing) runs its node:test suite against the route guide over an in-process channel', async () => {
+    const { code, stdout } = await run('examples/testing/route_guide.test.ts', '--test', '--test-reporter=tap');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^# pass 6$/m);
+    assert.match(stdout, /^# fail 0$/m);
+    assert.match(stdout, /ok \d+ - chats: each note comes back/);
   });
 
   it('the unary client example answers, reads withCall and handles an error status', async () => {
