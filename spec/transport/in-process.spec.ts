@@ -135,7 +135,7 @@ describe('inProcessChannel', () => {
     assert.ok(Date.now() - started < 2000);
     const reason = await aborted;
     assert.ok(reason instanceof RpcError);
-    assert.ok([StatusCode.DEADLINE_EXCEEDED, StatusCode.CANCELLED].includes((reason as RpcError).code));
+    assert.ok(([StatusCode.DEADLINE_EXCEEDED, StatusCode.CANCELLED] as StatusCode[]).includes((reason as RpcError).code));
   });
 
   it('a client cancel aborts the handler (CANCELLED) and its generator cleans up; a server cancel ends the client CANCELLED', async () => {
@@ -280,10 +280,10 @@ describe('inProcessChannel', () => {
       }, never, never),
     });
     const channel = inProcessChannel(srv, { serialize: false });
-    assert.equal(await channel.unaryUnary('/t.S/Hello', never, never)(request), reply);
+    assert.equal(await channel.unaryUnary<unknown, unknown>('/t.S/Hello', never, never)(request), reply);
     assert.equal(got, request);
     const all: unknown[] = [];
-    for await (const m of channel.unaryStream('/t.S/List', never, never)(request)) all.push(m);
+    for await (const m of channel.unaryStream<unknown, unknown>('/t.S/List', never, never)(request)) all.push(m);
     assert.deepEqual(all, [reply, reply]);
   });
 
