@@ -1,6 +1,5 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as grpc from '@grpc/grpc-js';
 import {
   RpcError,
   StatusCode,
@@ -10,9 +9,10 @@ import {
   type ServerInterceptor,
   type ServicerContext,
 } from '../../lib/index.js';
-import { decode, encode, jsClient, startServer, type TestServer } from '../helpers/grpc.js';
+import { decode, encode } from '../helpers/grpc.js';
+import { TRANSPORTS, type Served } from '../helpers/transports.js';
 
-const servers: TestServer[] = [];
+const servers: Served[] = [];
 after(async () => {
   for (const s of servers) await s.close();
 });
@@ -33,14 +33,14 @@ function recorder(name: string, log: string[]): ServerInterceptor {
   };
 }
 
-describe('server interceptors', () => {
+// Every test runs over both transports: the network (a grpc-js client) and in-process (our client).
+for (const transport of TRANSPORTS) describe(`server interceptors (${transport.name})`, () => {
   it('run in order, first outermost, and pass calls through', async () => {
     const log: string[] = [];
-    const s = await startServer({ Echo: echo }, { interceptors: [recorder('a', log), recorder('b', log)] });
+    const s = await transport.serve({ Echo: echo }, { Echo: 'unary' }, { interceptors: [recorder('a', log), recorder('b', log)] });
     servers.push(s);
-    const client = jsClient(s.address, { Echo: 'unary' });
+    const { client } = s;
     assert.equal((await client.unary('Echo', 'x')).value, 'echo:x');
-    client.close();
     assert.deepEqual(log, ['a>/test.Svc/Echo', 'b>/test.Svc/Echo', 'b<', 'a<']);
   });
 
@@ -56,18 +56,15 @@ describe('server interceptors', () => {
         return continuation(details);
       },
     };
-    const s = await startServer({ Echo: guarded }, { interceptors: [auth] });
+    const s = await transport.serve({ Echo: guarded }, { Echo: 'unary' }, { interceptors: [auth] });
     servers.push(s);
-    const client = jsClient(s.address, { Echo: 'unary' });
+    const { client } = s;
     const denied = await client.unary('Echo', 'x');
-    assert.equal(denied.error?.code, grpc.status.UNAUTHENTICATED);
-    assert.equal(denied.error?.details, 'Cannot call: no token');
+    assert.equal(denied.code, StatusCode.UNAUTHENTICATED);
+    assert.equal(denied.details, 'Cannot call: no token');
     assert.equal(ran, 0);
-    const md = new grpc.Metadata();
-    md.set('authorization', 'Bearer ok');
-    assert.equal((await client.unary('Echo', 'y', md)).value, 'y');
+    assert.equal((await client.unary('Echo', 'y', { metadata: [['authorization', 'Bearer ok']] })).value, 'y');
     assert.equal(ran, 1);
-    client.close();
   });
 
   it('may be async, and may replace the handler', async () => {
@@ -78,11 +75,10 @@ describe('server interceptors', () => {
         return continuation(details);
       },
     };
-    const s = await startServer({ Echo: echo }, { interceptors: [replace] });
+    const s = await transport.serve({ Echo: echo }, { Echo: 'unary' }, { interceptors: [replace] });
     servers.push(s);
-    const client = jsClient(s.address, { Echo: 'unary' });
+    const { client } = s;
     assert.equal((await client.unary('Echo', 'x')).value, 'replaced:x');
-    client.close();
   });
 
   it('may answer UNIMPLEMENTED by returning null, or fail with UNKNOWN when they throw a plain error', async () => {
@@ -93,17 +89,13 @@ describe('server interceptors', () => {
         return continuation(details);
       },
     };
-    const s = await startServer({ Echo: echo }, { interceptors: [hide] });
+    const s = await transport.serve({ Echo: echo }, { Echo: 'unary' }, { interceptors: [hide] });
     servers.push(s);
-    const client = jsClient(s.address, { Echo: 'unary' });
-    const md = new grpc.Metadata();
-    md.set('x-mode', 'hide');
-    assert.equal((await client.unary('Echo', 'x', md)).error?.code, grpc.status.UNIMPLEMENTED);
-    md.set('x-mode', 'throw');
-    const failed = await client.unary('Echo', 'x', md);
-    assert.equal(failed.error?.code, grpc.status.UNKNOWN);
-    assert.doesNotMatch(failed.error!.details, /secret/);
-    client.close();
+    const { client } = s;
+    assert.equal((await client.unary('Echo', 'x', { metadata: [['x-mode', 'hide']] })).code, StatusCode.UNIMPLEMENTED);
+    const failed = await client.unary('Echo', 'x', { metadata: [['x-mode', 'throw']] });
+    assert.equal(failed.code, StatusCode.UNKNOWN);
+    assert.doesNotMatch(failed.details, /secret/);
   });
 
   it('may wrap a streaming handler, transforming its request and response iterables', async () => {
@@ -124,12 +116,11 @@ describe('server interceptors', () => {
         } as RpcMethodHandler;
       },
     };
-    const s = await startServer({ Chat: chat }, { interceptors: [upper] });
+    const s = await transport.serve({ Chat: chat }, { Chat: 'bidi' }, { interceptors: [upper] });
     servers.push(s);
-    const client = jsClient(s.address, { Chat: 'bidi' });
+    const { client } = s;
     const r = await client.bidi('Chat', ['a', 'b']);
     assert.deepEqual(r.value, ['1:chat:A', '2:chat:B']);
-    assert.equal(r.status?.code, grpc.status.OK);
-    client.close();
+    assert.equal(r.code, StatusCode.OK);
   });
 });
