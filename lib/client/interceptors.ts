@@ -1,6 +1,6 @@
 import { Metadata, RpcError, StatusCode } from '../protocol/index.js';
 import type { ConnectivityState } from '../transport/index.js';
-import { defer } from '../util/index.js';
+import { defer, onlyValue } from '../util/index.js';
 import type {
   CallOptions,
   CallResult,
@@ -71,14 +71,12 @@ async function* fromIterable<T>(source: Iterable<T> | AsyncIterable<T>): AsyncGe
   yield* source;
 }
 
-async function only(responses: AsyncIterable<unknown>): Promise<unknown> {
-  let result: { value: unknown } | undefined;
-  for await (const r of responses) {
-    if (result !== undefined) throw new RpcError(StatusCode.INTERNAL, 'Cannot finish call: an interceptor produced more than one response for a unary call');
-    result = { value: r };
-  }
-  if (result === undefined) throw new RpcError(StatusCode.INTERNAL, 'Cannot finish call: an interceptor produced no response for a unary call');
-  return result.value;
+function only(responses: AsyncIterable<unknown>): Promise<unknown> {
+  return onlyValue(
+    responses,
+    () => new RpcError(StatusCode.INTERNAL, 'Cannot finish call: an interceptor produced no response for a unary call'),
+    () => new RpcError(StatusCode.INTERNAL, 'Cannot finish call: an interceptor produced more than one response for a unary call'),
+  );
 }
 
 async function first(requests: AsyncIterable<unknown>): Promise<unknown> {

@@ -1,5 +1,6 @@
 import { RpcError, StatusCode, UNEXPECTED_ERROR_DETAILS, errorTrailers, isUnexpectedError, toRpcError } from '../protocol/index.js';
 import type { ServerCallPort } from '../transport/index.js';
+import { onlyValue } from '../util/index.js';
 import type { ServerContext } from './context.js';
 import { isThenable, oneMessage, type MethodInvoker, type Responses } from './normalize.js';
 
@@ -57,15 +58,13 @@ async function* oneRequest(port: ServerCallPort, decode: (bytes: Uint8Array) => 
 }
 
 /** The one response of a unary-response invoker (an interceptor's stream may hold any number). */
-async function single(responses: Responses): Promise<unknown> {
+function single(responses: Responses): unknown {
   if (Array.isArray(responses) && responses.length === 1) return responses[0];
-  let result: { value: unknown } | undefined;
-  for await (const r of responses) {
-    if (result !== undefined) throw new RpcError(StatusCode.INTERNAL, 'Cannot send response: a unary method produced more than one response');
-    result = { value: r };
-  }
-  if (result === undefined) throw new RpcError(StatusCode.INTERNAL, 'Cannot send response: a unary method produced no response');
-  return result.value;
+  return onlyValue(
+    responses,
+    () => new RpcError(StatusCode.INTERNAL, 'Cannot send response: a unary method produced no response'),
+    () => new RpcError(StatusCode.INTERNAL, 'Cannot send response: a unary method produced more than one response'),
+  );
 }
 
 /**

@@ -1,4 +1,5 @@
 import { RpcError, StatusCode } from '../protocol/index.js';
+import { onlyValue } from '../util/index.js';
 import type { ServicerContext } from './context.js';
 import type { AnyRpcMethodHandler, RpcMethodHandler } from './handlers.js';
 
@@ -153,16 +154,12 @@ function encoder(serialize: ((value: unknown) => Uint8Array) | undefined): (valu
  * @throws RpcError INTERNAL for none or several
  * @internal
  */
-export async function exactlyOne(requests: AsyncIterable<unknown>, ctx: ServicerContext): Promise<unknown> {
-  const it = requests[Symbol.asyncIterator]();
-  const first = await it.next();
-  if (first.done === true) throw new RpcError(StatusCode.INTERNAL, `Cannot accept request: ${ctx.method} got no request message`);
-  const second = await it.next();
-  if (second.done !== true) {
-    await it.return?.();
-    throw new RpcError(StatusCode.INTERNAL, `Cannot accept request: ${ctx.method} got more than one request message`);
-  }
-  return first.value;
+export function exactlyOne(requests: AsyncIterable<unknown>, ctx: ServicerContext): Promise<unknown> {
+  return onlyValue(
+    requests,
+    () => new RpcError(StatusCode.INTERNAL, `Cannot accept request: ${ctx.method} got no request message`),
+    () => new RpcError(StatusCode.INTERNAL, `Cannot accept request: ${ctx.method} got more than one request message`),
+  );
 }
 
 /**

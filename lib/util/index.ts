@@ -6,3 +6,5 @@
 export { defer, type Deferred } from './defer.js';
 /** @internal Shared inside lib/ only. */
 export { onAbort, linkSignals, deadlineSignal, raceSignal } from './signals.js';
+/** @internal Shared inside lib/ only. */
+export { onlyValue } from './only.js';
