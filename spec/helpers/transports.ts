@@ -2,7 +2,7 @@
 // @grpc/grpc-js client, so a client we did not write proves the server) and in-process (our own
 // client over inProcessChannel, no socket). Both clients report a call in one shape, `Reply`.
 import * as grpc from '@grpc/grpc-js';
-import { inProcessChannel, Metadata, RpcError, StatusCode, type Channel, type RpcMethodHandler, type ServerConfig } from '../../lib/index.js';
+import { inProcessChannel, RpcError, StatusCode, type CallOptions as OurCallOptions, type Channel, type Metadata, type RpcMethodHandler, type ServerConfig } from '../../lib/index.js';
 import { decode, encode, jsClient, startServer, type CallResult, type Kind, type TestServer } from './grpc.js';
 
 /** Metadata a test sends: `[key, value]` pairs, `-bin` values as bytes. */
@@ -50,7 +50,7 @@ export interface TestClient {
   clientStream(method: string, requests: string[], options?: CallOptions): Promise<Reply<string>>;
   /** Sends `requests`, half-closes, and collects every response. */
   bidi(method: string, requests: string[], options?: CallOptions): Promise<Reply<string[]>>;
-  /** Opens a call; a server-streaming one is sent `request` (and half-closed) at once. */
+  /** Opens a streaming call; a server-streaming one is sent `request` (and half-closed) at once. */
   open(method: string, request?: string, options?: CallOptions): OpenCall;
   /** A unary call with no codecs on either side: bytes in, bytes out. */
   unaryBytes(method: string, request: Uint8Array): Promise<Uint8Array>;
@@ -172,7 +172,13 @@ function networkClient(address: string, methods: Record<string, Kind>): TestClie
 // ---- in-process: our client over inProcessChannel ----
 
 function ourLookup(md: Metadata): Lookup {
-  return { get: (key) => { const v = md.get(key); return v === undefined ? undefined : toBuffer(v); }, getAll: (key) => md.getAll(key).map(toBuffer) };
+  return {
+    get(key) {
+      const value = md.get(key);
+      return value === undefined ? undefined : toBuffer(value);
+    },
+    getAll: (key) => md.getAll(key).map(toBuffer),
+  };
 }
 
 /** A request stream the test pushes to; `end` finishes it. Unbounded: a test writes a handful. */
@@ -197,6 +203,7 @@ function requestQueue(): { push(m: string): void; end(): void; iterable: AsyncIt
   };
 }
 
+/** A failed unary-response call, from the RpcError our client throws; anything else is a test bug. */
 function failed<T>(err: unknown, value: T | undefined): Reply<T> {
   if (!(err instanceof RpcError)) throw err;
   return { value, code: err.code, details: err.details, headers: EMPTY, trailers: ourLookup(err.trailingMetadata) };
@@ -204,7 +211,7 @@ function failed<T>(err: unknown, value: T | undefined): Reply<T> {
 
 function inProcessClient(channel: Channel, methods: Record<string, Kind>): TestClient {
   const path = (method: string): string => `/test.Svc/${method}`;
-  const callOptions = (options: CallOptions, signal?: AbortSignal) => ({
+  const callOptions = (options: CallOptions, signal?: AbortSignal): OurCallOptions => ({
     metadata: (options.metadata ?? []) as Array<[string, string | Uint8Array]>,
     ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
     ...(signal === undefined ? {} : { signal }),
