@@ -1,6 +1,6 @@
 import { RpcError, StatusCode, isUnexpectedError, statusCodeName, toRpcError, type Metadata } from '../protocol/index.js';
 import type { HandlerCallDetails, ServerInterceptor } from '../server/index.js';
-import { observeHandler, type RpcOutcome } from './observe.js';
+import { observeCall, type RpcOutcome } from './observe.js';
 
 /** One line of the {@link loggingInterceptor}'s log: an RPC that ended. */
 export interface RpcLogEntry extends RpcOutcome {
@@ -46,9 +46,10 @@ export function loggingInterceptor(options: LoggingInterceptorOptions = {}): Ser
     }
   };
   return {
+    // Sees the calls that never reach a handler, so never reach interceptCall: refused by a
+    // later interceptService, or for a method the server does not have.
     async interceptService(continuation, details) {
       const start = performance.now();
-      // A call refused before any handler (by a later interceptor, or for lack of a method) is logged too.
       const refused = (code: StatusCode, message: string): void => log({ code, details: message, method: details.method, peer: '', durationMs: performance.now() - start });
       let handler;
       try {
@@ -60,13 +61,13 @@ export function loggingInterceptor(options: LoggingInterceptorOptions = {}): Ser
         else refused(status.code, status.details);
         throw err;
       }
-      if (handler === null || handler === undefined) {
-        refused(StatusCode.UNIMPLEMENTED, 'Method not found');
-        return handler;
-      }
-      return observeHandler(handler, (outcome, context) => {
-        log({ ...outcome, method: details.method, peer: context.peer(), durationMs: performance.now() - start });
-      });
+      if (handler === null || handler === undefined) refused(StatusCode.UNIMPLEMENTED, 'Method not found');
+      return handler;
+    },
+    // Every call that has a handler, of any kind, with the status its client was sent.
+    interceptCall(_kind, requests, context, next) {
+      const start = performance.now();
+      return observeCall(requests, context, next, (outcome) => log({ ...outcome, method: context.method, peer: context.peer(), durationMs: performance.now() - start }));
     },
   };
 }

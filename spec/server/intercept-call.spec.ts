@@ -14,6 +14,7 @@ import {
   type ServerInterceptor,
   type ServicerContext,
 } from '../../lib/index.js';
+import { loggingInterceptor, type RpcLogEntry } from '../../lib/interceptors/index.js';
 import { decode, defer, encode, jsClient, startServer, type CallResult, type Deferred, type JsClient, type Kind, type TestServer } from '../helpers/grpc.js';
 
 // One method of each kind, with string messages; `ran` counts handler starts.
@@ -369,5 +370,46 @@ describe('checkInterceptors', () => {
         return true;
       });
     }
+  });
+});
+
+describe('the logging interceptor on the one shape', () => {
+  it('logs a call a later interceptCall refuses before the handler, with its status, peer and the unexpected error', async () => {
+    const entries: RpcLogEntry[] = [];
+    const reported: unknown[] = [];
+    const refuse: ServerInterceptor = {
+      interceptCall(_kind, requests, context, next) {
+        const mode = context.invocationMetadata().get('x-refuse');
+        if (mode === 'denied') throw new RpcError(StatusCode.PERMISSION_DENIED, 'Cannot call: denied');
+        if (mode === 'bug') throw new Error('refuser secret');
+        return next(requests);
+      },
+    };
+    const s = await startServer(handlers, { interceptors: [loggingInterceptor({ log: (e) => entries.push(e) }), refuse], onHandlerError: (err) => reported.push(err) });
+    const client = jsClient(s.address, methods);
+    try {
+      const before = ran;
+      const denied = new grpc.Metadata();
+      denied.set('x-refuse', 'denied');
+      assert.equal((await client.serverStream('Repeat', 'a', denied)).status?.code, grpc.status.PERMISSION_DENIED);
+      const bug = new grpc.Metadata();
+      bug.set('x-refuse', 'bug');
+      assert.equal((await client.clientStream('Join', ['a'], bug)).status?.code, grpc.status.UNKNOWN);
+      assert.equal((await client.unary('Echo', 'a')).value, 'echo:a');
+      assert.equal(ran, before + 1, 'only the call let through reached its handler');
+    } finally {
+      client.close();
+      await s.close();
+    }
+    assert.deepEqual(
+      entries.map((e) => [e.method, e.code, e.details, (e.error as Error | undefined)?.message]),
+      [
+        ['/test.Svc/Repeat', StatusCode.PERMISSION_DENIED, 'Cannot call: denied', undefined],
+        ['/test.Svc/Join', StatusCode.UNKNOWN, 'Unexpected error in handler', 'refuser secret'],
+        ['/test.Svc/Echo', StatusCode.OK, '', undefined],
+      ],
+    );
+    for (const e of entries) assert.match(e.peer, /^ipv4:127\.0\.0\.1:\d+$/);
+    assert.equal(reported.length, 1, 'the server reports the unexpected error once');
   });
 });
