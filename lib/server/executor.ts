@@ -71,7 +71,7 @@ export class Executor {
           this.#running--;
           this.#next();
         };
-        // Tasks never reject (runHandler); should one, the worker is freed all the same.
+        // Tasks never reject (runCall); should one, the worker is freed all the same.
         task().then(done, done);
       },
     };
