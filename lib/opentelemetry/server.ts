@@ -42,6 +42,11 @@ export function openTelemetryServerInterceptor(options: OpenTelemetryOptions = {
     const known = handler !== null && handler !== undefined;
     return instrument(known ? handler : unimplemented(path), new ServerCallTrace(tracer, instruments, stability, parseMethod(path, known), messageEvents));
   };
+  // interceptService, not the one-shape interceptCall: a call with no handler must get its span
+  // too, and message sizes are the bytes the handler's codecs make, which only a replaced
+  // handler can wrap (interceptCall sees decoded messages). The two forms share no per-call
+  // key (HandlerCallDetails carries no context), so the span cannot begin in interceptCall
+  // and still be the one those codecs record into.
   return {
     interceptService(continuation, details) {
       if (filter !== undefined && !filter(details.method)) return continuation(details);
