@@ -1,4 +1,4 @@
-import { Metadata } from './metadata.js';
+import { Metadata, type MetadataInit } from './metadata.js';
 import { StatusCode, statusCodeName } from './status.js';
 import { decodeErrorDetails, decodeRpcStatus, encodeRpcStatus, type Any, type ErrorDetail } from './status-details.js';
 
@@ -23,8 +23,8 @@ export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 
 /** Options of the {@link RpcError} constructor. */
 export interface RpcErrorOptions {
-  /** Trailing metadata of the failed call. */
-  readonly trailingMetadata?: Metadata | undefined;
+  /** Trailing metadata of the failed call: a `Metadata`, `[key, value]` pairs or a plain object. */
+  readonly trailingMetadata?: MetadataInit | undefined;
   /** What caused the error, kept for logs; never sent to the peer. */
   readonly cause?: unknown;
   /**
@@ -76,11 +76,11 @@ export class RpcError extends Error {
     this.details = details;
     if (options.errorDetails !== undefined && options.errorDetails.length > 0) {
       // A copy: the caller's Metadata (often the context's trailers) is not changed behind its back.
-      const trailers = options.trailingMetadata?.clone() ?? new Metadata();
+      const trailers = options.trailingMetadata instanceof Metadata ? options.trailingMetadata.clone() : new Metadata(options.trailingMetadata);
       trailers.set(STATUS_DETAILS_KEY, encodeRpcStatus({ code, message: details, details: options.errorDetails }));
       this.trailingMetadata = trailers;
     } else {
-      this.trailingMetadata = options.trailingMetadata ?? new Metadata();
+      this.trailingMetadata = Metadata.from(options.trailingMetadata);
     }
   }
 
