@@ -60,6 +60,22 @@ export { Compression } from './compression.js';
 /** @internal */
 export { compress, decompress, compressionName, compressionFromName, checkCompression, ACCEPT_ENCODING } from './compression.js';
 export { statusFromHttpStatus } from './http-status.js';
+/** @internal gRPC-Web framing, trailers and text mode (PROTOCOL-WEB.md), browser-safe. */
+export {
+  TRAILER_FLAG,
+  parseGrpcWebContentType,
+  grpcWebContentType,
+  encodeWebFrame,
+  encodeTrailerFrame,
+  parseTrailerBlock,
+  createWebFrameDecoder,
+  base64Encode,
+  createBase64Decoder,
+  type GrpcWebFormat,
+  type WebFrame,
+  type WebFrameDecoder,
+  type Base64Decoder,
+} from './grpc-web.js';
 /** @internal The request rules every transport applies before a call exists. */
 export { isGrpcContentType, headerListSize, metadataTooLarge, requestTimeoutMs } from './admission.js';
 /** @internal */
