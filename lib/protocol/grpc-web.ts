@@ -114,14 +114,26 @@ export interface WebFrameDecoder {
  * @internal
  */
 export function createWebFrameDecoder(maxMessageBytes: number): WebFrameDecoder {
-  let pending = new Uint8Array(0);
+  // Bytes of an unfinished frame, kept as the chunks they came in: they are joined once the
+  // frame is whole (`need` bytes), not on every chunk, so a large message in small chunks
+  // costs linear time, not quadratic.
+  let parts: Uint8Array[] = [];
+  let buffered = 0;
+  let need = 5;
   let sawTrailers = false;
   return {
     get atBoundary() {
-      return pending.length === 0;
+      return buffered === 0;
     },
     decode(chunk) {
-      const bytes = pending.length === 0 ? chunk : concat(pending, chunk);
+      if (chunk.length === 0) return [];
+      parts.push(chunk);
+      buffered += chunk.length;
+      if (buffered < need) return [];
+      const bytes = parts.length === 1 ? parts[0]! : concat(parts, buffered);
+      parts = [];
+      buffered = 0;
+      need = 5;
       const out: WebFrame[] = [];
       let offset = 0;
       while (bytes.length - offset >= 5) {
@@ -132,22 +144,33 @@ export function createWebFrameDecoder(maxMessageBytes: number): WebFrameDecoder 
         if (maxMessageBytes >= 0 && length > maxMessageBytes) {
           throw new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${maxMessageBytes})`);
         }
-        if (bytes.length - offset - 5 < length) break;
+        if (bytes.length - offset - 5 < length) {
+          need = 5 + length;
+          break;
+        }
         const trailers = (flag & TRAILER_FLAG) !== 0;
         sawTrailers ||= trailers;
         out.push({ trailers, compressed: (flag & 1) !== 0, payload: bytes.slice(offset + 5, offset + 5 + length) });
         offset += 5 + length;
       }
-      pending = offset === bytes.length ? new Uint8Array(0) : bytes.slice(offset);
+      if (offset < bytes.length) {
+        // A copy, so a large chunk is not kept alive by a few bytes of the next frame.
+        const rest = bytes.slice(offset);
+        parts.push(rest);
+        buffered = rest.length;
+      }
       return out;
     },
   };
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
+function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
   return out;
 }
 
