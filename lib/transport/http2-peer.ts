@@ -1,9 +1,10 @@
 import type { ServerHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { AuthContext, PeerInfo } from './call-port.js';
 
 // Worked out once per connection: every call on it has the same peer.
-const peerCache = new WeakMap<ServerHttp2Session, PeerInfo>();
+const peerCache = new WeakMap<ServerHttp2Session | Socket, PeerInfo>();
 
 /**
  * The peer of a node:http2 server session, with grpcio's auth properties.
@@ -12,10 +13,31 @@ const peerCache = new WeakMap<ServerHttp2Session, PeerInfo>();
 export function peerOfSession(session: ServerHttp2Session): PeerInfo {
   let info = peerCache.get(session);
   if (info === undefined) {
-    info = describeSession(session);
+    info = describeSocket(session.socket);
     peerCache.set(session, info);
   }
   return info;
+}
+
+/**
+ * The peer of a connection without an HTTP/2 session (gRPC-Web over HTTP/1.1), as
+ * {@link peerOfSession} describes it.
+ * @internal
+ */
+export function peerOfSocket(socket: Socket): PeerInfo {
+  let info = peerCache.get(socket);
+  if (info === undefined) {
+    info = describeSocket(socket);
+    peerCache.set(socket, info);
+  }
+  return info;
+}
+
+/** The host (and port) a socket arrived on; undefined on a unix socket. @internal */
+export function localAuthorityOfSocket(socket: Socket | undefined): string | undefined {
+  const address = socket?.localAddress;
+  if (socket === undefined || address === undefined) return undefined;
+  return `${socket.localFamily === 'IPv6' ? `[${address}]` : address}:${socket.localPort}`;
 }
 
 /**
@@ -24,24 +46,20 @@ export function peerOfSession(session: ServerHttp2Session): PeerInfo {
  * @internal
  */
 export function localAuthorityOf(session: ServerHttp2Session): string | undefined {
-  const socket = session.socket;
-  const address = socket?.localAddress;
-  if (address === undefined) return undefined;
-  return `${socket.localFamily === 'IPv6' ? `[${address}]` : address}:${socket.localPort}`;
+  return localAuthorityOfSocket(session.socket as Socket | undefined);
 }
 
-function describeSession(session: ServerHttp2Session): PeerInfo {
-  const socket = session.socket;
+function describeSocket(socket: Socket | undefined): PeerInfo {
   const address = socket?.remoteAddress;
   let peer: string;
   // A unix socket has no remote address; grpc-core reports such peers as "unix:".
-  if (address === undefined) peer = 'unix:';
+  if (socket === undefined || address === undefined) peer = 'unix:';
   else if (socket.remoteFamily === 'IPv6' && !address.toLowerCase().startsWith('::ffff:')) peer = `ipv6:[${address}]:${socket.remotePort}`;
   // An IPv4 client on a dual-stack ("[::]") listener arrives as an IPv4-mapped IPv6 address;
   // C-core reports it as the IPv4 address it is.
   else if (socket.remoteFamily === 'IPv6') peer = `ipv4:${address.slice(7)}:${socket.remotePort}`;
   else peer = `ipv4:${address}:${socket.remotePort}`;
-  const tls = tlsSocketOf(session);
+  const tls = socket !== undefined && 'encrypted' in socket && socket.encrypted === true ? (socket as TLSSocket) : undefined;
   if (tls === undefined) return { peer, auth: { transport_security_type: [bytes('insecure')], security_level: [bytes('TSI_SECURITY_NONE')] }, identityKey: null };
   return { peer, ...tlsAuth(tls) };
 }
