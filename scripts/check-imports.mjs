@@ -5,9 +5,12 @@
 // Rules:
 // - each top-level folder imports only the folders DESIGN.md §2 lists for it; files directly in
 //   lib/ (index.ts, cli.ts) may import any folder;
-// - another folder is reached through an index.ts, never an inner file (STYLE.md §1);
+// - another folder is reached through an index.ts, or its core.ts (the part of it that runs
+//   anywhere: no node:* module, no Buffer), never an inner file (STYLE.md §1);
 // - protocol/ and util/ import no node:http2, node:net or node:tls (nothing in protocol knows
-//   HTTP/2 exists), web/ imports no node:* at all, and only proto/ imports protobufjs;
+//   HTTP/2 exists), and only proto/ imports protobufjs;
+// - web/ (the browser client) imports no node:* module, directly or through what it imports at
+//   run time, and reaches client/ and protocol/ only through their core.ts;
 // - there is no import cycle between files (like `madge --circular`). Type-only imports are
 //   erased by the compiler, so they count for the folder rules but not for cycles;
 // - a re-export of a name tagged @internal where it is declared (or re-exported under @internal by
@@ -34,6 +37,10 @@ const ALLOWED = {
   services: ['proto', 'server', 'client', 'protocol', 'util'],
   web: ['client', 'protocol', 'util'],
 };
+
+/** The folders web/ reaches through core.ts, not index.ts (whose graph pulls node:* modules). */
+const CORE_ONLY_FOR_WEB = new Set(['client', 'protocol']);
+const ENTRY = /^(?:index|core)\.(?:ts|mts|cts)$/;
 
 /** Node modules that mean I/O on a socket, kept out of the pure layers. */
 const SOCKET_MODULES = new Set(['http2', 'net', 'tls']);
@@ -238,22 +245,69 @@ function cyclesOf(graph) {
 }
 
 /**
+ * The node:* modules web/ reaches at run time through files of other folders (its own direct
+ * imports are reported where they are), each reported once at the web/ file it is reached from,
+ * with the chain of imports that leads there.
+ */
+function webNodeImports(root, files, graph, nodeImports) {
+  const found = [];
+  const reported = new Set();
+  for (const start of files) {
+    if (folderOf(root, start) !== 'web') continue;
+    // Breadth-first over run-time edges, remembering how each file was reached.
+    const previous = new Map([[start, undefined]]);
+    const queue = [start];
+    while (queue.length > 0) {
+      const at = queue.shift();
+      if (folderOf(root, at) !== 'web') {
+        for (const { specifier, line } of nodeImports.get(at) ?? []) {
+          const key = `${at}#${specifier}`;
+          if (reported.has(key)) continue;
+          reported.add(key);
+          const chain = [`${relative(process.cwd(), at)}:${line}`];
+          for (let step = previous.get(at); step !== undefined; step = previous.get(step.from)) chain.unshift(`${relative(process.cwd(), step.from)}:${step.line}`);
+          found.push({ file: start, line: previous.get(firstHop(previous, at)).line, message: `web/ may not reach "${specifier}" at run time: ${chain.join(' -> ')} -> ${specifier}` });
+        }
+      }
+      for (const edge of graph.get(at) ?? []) {
+        if (previous.has(edge.to)) continue;
+        previous.set(edge.to, { from: at, line: edge.line });
+        queue.push(edge.to);
+      }
+    }
+  }
+  return found;
+}
+
+/** The file right after the start on the path `previous` records to `file`. */
+function firstHop(previous, file) {
+  let at = file;
+  for (let step = previous.get(at); step !== undefined && previous.get(step.from) !== undefined; step = previous.get(step.from)) at = step.from;
+  return at;
+}
+
+/**
  * Checks every source file under root.
  * @returns the violations, each `{ file, line, message }`
  */
 export function checkImports(root) {
   const violations = [];
   const graph = new Map();
+  // Each file's node:* imports that stay at run time, for the web/ reachability rule.
+  const nodeImports = new Map();
   const files = collect(root);
   for (const file of files) {
     const folder = folderOf(root, file);
     const edges = [];
     graph.set(file, edges);
+    const nodes = [];
+    nodeImports.set(file, nodes);
     for (const { specifier, line, typeOnly } of importsOf(file)) {
       const report = (message) => violations.push({ file, line, message });
       if (!specifier.startsWith('.')) {
         const name = specifier.replace(/^node:/, '');
         const isNode = specifier.startsWith('node:');
+        if (isNode && !typeOnly) nodes.push({ specifier, line });
         if ((folder === 'protocol' || folder === 'util') && SOCKET_MODULES.has(name.split('/')[0])) {
           report(`${folder}/ may not import "${specifier}": it does no I/O (DESIGN.md §2)`);
         }
@@ -285,8 +339,11 @@ export function checkImports(root) {
           continue;
         }
       }
-      if (!/^index\.(?:ts|mts|cts)$/.test(target.slice(dirname(target).length + 1))) {
-        report(`"${specifier}" reaches into ${targetFolder}/; import its index.js instead (STYLE.md §1)`);
+      const base = target.slice(dirname(target).length + 1);
+      if (folder === 'web' && CORE_ONLY_FOR_WEB.has(targetFolder) && !/^core\.(?:ts|mts|cts)$/.test(base)) {
+        report(`web/ reaches ${targetFolder}/ through "${specifier}"; import its core.js, the part that imports no node:* module`);
+      } else if (!ENTRY.test(base)) {
+        report(`"${specifier}" reaches into ${targetFolder}/; import its index.js (or core.js) instead (STYLE.md §1)`);
       }
     }
     for (const { name, specifier, line } of strippedReExports(file)) {
@@ -297,6 +354,7 @@ export function checkImports(root) {
       });
     }
   }
+  for (const v of webNodeImports(root, files, graph, nodeImports)) violations.push(v);
   for (const cycle of cyclesOf(graph)) {
     const path = cycle.map((s) => `${relative(process.cwd(), s.file)}:${s.line}`).join(' -> ');
     violations.push({ file: cycle[0].file, line: cycle[0].line, message: `import cycle: ${path} -> ${relative(process.cwd(), cycle[0].file)}` });

@@ -1,4 +1,4 @@
-import { RpcError, StatusCode } from '../protocol/index.js';
+import { RpcError, StatusCode } from '../protocol/core.js';
 import type { CallStatus, ClientCallPort } from '../transport/index.js';
 import { onAbort } from '../util/index.js';
 import type { RetryPolicy } from './retry.js';

@@ -1,4 +1,4 @@
-import { RpcError, StatusCode, type Compression, type Metadata, type MetadataInit } from '../protocol/index.js';
+import { RpcError, StatusCode, type Compression, type Metadata, type MetadataInit } from '../protocol/core.js';
 import type { CallCredentials } from './credentials.js';
 
 /*

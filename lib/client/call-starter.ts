@@ -1,5 +1,5 @@
-import { Metadata, RpcError, StatusCode, checkCompression, type Compression } from '../protocol/index.js';
-import { unavailable, type ClientCallPort, type ClientTransport, type ConnectivityState } from '../transport/index.js';
+import { Metadata, RpcError, StatusCode, checkCompression, type Compression } from '../protocol/core.js';
+import type { ClientCallPort, ClientTransport, ConnectivityState } from '../transport/index.js';
 import { deadlineSignal, linkSignals, onAbort, raceSignal } from '../util/index.js';
 import { RequestFeed, runAttempts, type AttemptPlan } from './attempts.js';
 import { compressible, type CallOptions, type RequestSerializer } from './call-options.js';
@@ -142,7 +142,7 @@ export class CallStarter {
           }
         }
       }
-      if (this.#host.isClosed()) throw unavailable('Cannot start call: channel closed');
+      if (this.#host.isClosed()) throw new RpcError(StatusCode.UNAVAILABLE, 'Cannot start call: channel closed');
       // The connection may have gone while the credentials were computed: wait for one again.
       if (!this.#transport.ready()) await this.#whenReady(prepared, wait.signal);
       return this.#open(prepared, attempt, metadata);
@@ -215,11 +215,11 @@ export class CallStarter {
    */
   async #whenReady(prepared: PreparedCall, wait: AbortSignal): Promise<void> {
     for (;;) {
-      if (this.#host.isClosed()) throw unavailable('Cannot start call: channel closed');
+      if (this.#host.isClosed()) throw new RpcError(StatusCode.UNAVAILABLE, 'Cannot start call: channel closed');
       if (this.#transport.ready()) return;
       const state = this.#host.getState(true);
       if (state === 'TRANSIENT_FAILURE' && !prepared.waitForReady) {
-        throw unavailable(`Cannot connect to ${this.#authority}: ${this.#transport.lastError() || 'connection failed'}`);
+        throw new RpcError(StatusCode.UNAVAILABLE, `Cannot connect to ${this.#authority}: ${this.#transport.lastError() || 'connection failed'}`);
       }
       try {
         await this.#host.waitForStateChange(state, { signal: wait });

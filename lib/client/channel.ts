@@ -1,12 +1,11 @@
-import { RpcError, StatusCode } from '../protocol/index.js';
-import { Http2ClientTransport, unavailable, type ClientTransport, type ConnectivityState } from '../transport/index.js';
+import { RpcError, StatusCode } from '../protocol/core.js';
+import type { ClientTransport, ConnectivityState } from '../transport/index.js';
 import { onAbort } from '../util/index.js';
 import type { RequestSerializer, ResponseDeserializer, StreamStreamMultiCallable, StreamUnaryMultiCallable, UnaryStreamMultiCallable, UnaryUnaryMultiCallable } from './call-options.js';
 import { CallStarter, type StarterHost } from './call-starter.js';
-import { channelCredentialsOf, type CallCredentials, type ChannelCredentials } from './credentials.js';
+import type { CallCredentials } from './credentials.js';
 import { streamStreamCallable, streamUnaryCallable, unaryStreamCallable, unaryUnaryCallable } from './multi-callables.js';
 import { resolveChannelOptions, type ChannelOptionsInit, type ResolvedChannelOptions } from './options.js';
-import { parseTarget } from './target.js';
 
 /**
  * A channel (grpcio's `grpc.Channel`). Over the network ({@link insecureChannel},
@@ -28,38 +27,27 @@ export class Channel {
   #holdTimer: NodeJS.Timeout | undefined;
 
   /**
-   * @internal The way {@link insecureChannel} and {@link secureChannel} reach the private constructor.
-   * @param target - as for {@link insecureChannel}
-   * @param credentials - null for a plaintext channel
-   * @param options - channel arguments
-   * @returns the channel
-   */
-  static create(target: string, credentials: ChannelCredentials | null, options?: ChannelOptionsInit): Channel {
-    const o = resolveChannelOptions(options);
-    const parsed = parseTarget(target);
-    const creds = credentials === null ? undefined : channelCredentialsOf(credentials);
-    const transport = new Http2ClientTransport(parsed.addresses, {
-      tls: creds === undefined ? undefined : { ca: creds.rootCertificates, key: creds.privateKey, cert: creds.certChain, servername: o.sslTargetNameOverride ?? parsed.host },
-      keepaliveTimeMs: o.keepaliveTimeMs,
-      keepaliveTimeoutMs: o.keepaliveTimeoutMs,
-      keepalivePermitWithoutCalls: o.keepalivePermitWithoutCalls,
-      initialBackoffMs: o.initialBackoffMs,
-      maxBackoffMs: o.maxBackoffMs,
-      minConnectTimeoutMs: o.minConnectTimeoutMs,
-    });
-    return new Channel(transport, o.defaultAuthority ?? parsed.authority, o, creds?.callCredentials);
-  }
-
-  /**
-   * @internal A channel over a transport built elsewhere (the in-process one).
+   * @internal A channel over a transport built elsewhere (the in-process one, gRPC-Web on fetch).
    * @param transport - where the calls go
    * @param authority - the `:authority` of its calls, unless grpc.default_authority is set
    * @param options - channel arguments
    * @returns the channel
    */
   static overTransport(transport: ClientTransport, authority: string, options?: ChannelOptionsInit): Channel {
-    const o = resolveChannelOptions(options);
-    return new Channel(transport, o.defaultAuthority ?? authority, o, undefined);
+    return Channel.withOptions(transport, authority, resolveChannelOptions(options), undefined);
+  }
+
+  /**
+   * @internal A channel over a transport whose builder resolved the options already (the
+   * node:http2 one needs them for its connections, network-channel.ts).
+   * @param transport - where the calls go
+   * @param authority - the `:authority` of its calls, unless grpc.default_authority is set
+   * @param options - the resolved channel arguments
+   * @param callCredentials - credentials every call of the channel carries
+   * @returns the channel
+   */
+  static withOptions(transport: ClientTransport, authority: string, options: ResolvedChannelOptions, callCredentials: CallCredentials | undefined): Channel {
+    return new Channel(transport, options.defaultAuthority ?? authority, options, callCredentials);
   }
 
   /**
@@ -149,7 +137,7 @@ export class Channel {
       for (;;) {
         const state = this.getState(true);
         if (state === 'READY') return;
-        if (state === 'SHUTDOWN') throw unavailable('Cannot wait for ready: channel closed');
+        if (state === 'SHUTDOWN') throw new RpcError(StatusCode.UNAVAILABLE, 'Cannot wait for ready: channel closed');
         if (state === 'TRANSIENT_FAILURE') this.#transport.resetBackoff();
         await this.waitForStateChange(state, options);
       }
@@ -159,11 +147,12 @@ export class Channel {
   }
 
   #hold(): void {
-    if (this.#pending++ === 0 && !this.#closed) (this.#holdTimer ??= setInterval(noop, 2_147_483_647)).ref();
+    // A browser's timers are numbers with no ref/unref (and no process to hold open): skip it there.
+    if (this.#pending++ === 0 && !this.#closed) (this.#holdTimer ??= setInterval(noop, 2_147_483_647)).ref?.();
   }
 
   #release(): void {
-    if (--this.#pending === 0) this.#holdTimer?.unref();
+    if (--this.#pending === 0) this.#holdTimer?.unref?.();
   }
 
   /** Closes the channel: its connections close and calls in flight end CANCELLED. */
@@ -237,37 +226,3 @@ export class Channel {
 }
 
 function noop(): void {}
-
-/**
- * A channel without TLS (grpcio's `grpc.insecure_channel`).
- *
- * @param target - `host:port`, `dns:///host:port`, `ipv4:a:p[,a:p]`, `ipv6:[a]:p`, `unix:path`
- * @param options - channel arguments, as pairs or an object
- * @returns the channel; it connects when the first call needs it
- * @throws TypeError for a target or option it cannot use
- *
- * @example
- * ```ts
- * const channel = insecureChannel('localhost:50051');
- * const echo = channel.unaryUnary('/demo.Echo/Echo');
- * console.log(await echo(new Uint8Array([1, 2, 3]), { timeout: 2 }));
- * channel.close();
- * ```
- */
-export function insecureChannel(target: string, options?: ChannelOptionsInit): Channel {
-  return Channel.create(target, null, options);
-}
-
-/**
- * A TLS channel (grpcio's `grpc.secure_channel`).
- *
- * @param target - as for {@link insecureChannel}
- * @param credentials - from {@link sslChannelCredentials}, possibly composed with call credentials
- * @param options - channel arguments
- * @returns the channel
- * @throws TypeError for a target, credentials or option it cannot use
- */
-export function secureChannel(target: string, credentials: ChannelCredentials, options?: ChannelOptionsInit): Channel {
-  channelCredentialsOf(credentials);
-  return Channel.create(target, credentials, options);
-}

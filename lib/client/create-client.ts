@@ -1,4 +1,4 @@
-import type { AnyMethodDefinition, MethodDefinition, ServiceDefinition } from '../protocol/index.js';
+import type { AnyMethodDefinition, MethodDefinition, ServiceDefinition } from '../protocol/core.js';
 import type { StreamStreamMultiCallable, StreamUnaryMultiCallable, UnaryStreamMultiCallable, UnaryUnaryMultiCallable } from './call-options.js';
 import type { Invoker } from './interceptors.js';
 

@@ -1,4 +1,4 @@
-import { Metadata, RpcError, StatusCode, type MetadataInit } from '../protocol/index.js';
+import { Metadata, RpcError, StatusCode, type MetadataInit } from '../protocol/core.js';
 
 /** What call credentials are told about the call they authorize. */
 export interface CallCredentialsContext {

@@ -2,7 +2,8 @@
  * The client: channels, multi-callables, credentials, typed clients.
  * @packageDocumentation
  */
-export { Channel, insecureChannel, secureChannel } from './channel.js';
+export { Channel } from './channel.js';
+export { insecureChannel, secureChannel } from './network-channel.js';
 export {
   uncompressed,
   type CallOptions,

@@ -1,4 +1,4 @@
-import { Metadata, RpcError, StatusCode } from '../protocol/index.js';
+import { Metadata, RpcError, StatusCode } from '../protocol/core.js';
 import type { ConnectivityState } from '../transport/index.js';
 import { defer, onlyValue } from '../util/index.js';
 import type {

@@ -1,4 +1,4 @@
-import { Metadata, RpcError, StatusCode } from '../protocol/index.js';
+import { Metadata, RpcError, StatusCode } from '../protocol/core.js';
 import type { ClientCallPort } from '../transport/index.js';
 import {
   compressible,

@@ -1,4 +1,4 @@
-import { CHANNEL_ARG_INT_MAX, checkCompression, readChannelArgs, type Compression } from '../protocol/index.js';
+import { CHANNEL_ARG_INT_MAX, checkCompression, readChannelArgs, type Compression } from '../protocol/core.js';
 
 /**
  * Channel settings, under gRPC's standard channel-argument names, as `[key, value]` pairs or

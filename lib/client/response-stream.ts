@@ -1,4 +1,4 @@
-import { Metadata, RpcError, StatusCode } from '../protocol/index.js';
+import { Metadata, RpcError, StatusCode } from '../protocol/core.js';
 import type { CallStatus, ClientCallPort } from '../transport/index.js';
 import { decodeResponse, type ResponseDeserializer, type StreamingCall } from './call-options.js';
 

@@ -1,4 +1,4 @@
-import { StatusCode, statusCodeName } from '../protocol/index.js';
+import { StatusCode, statusCodeName } from '../protocol/core.js';
 import type { ServiceConfig } from './options.js';
 
 /** A method's retry policy, from the service config (gRFC A6). @internal */

@@ -58,7 +58,9 @@ export { parseGrpcTimeout, encodeGrpcTimeout } from './timeout.js';
 export { encodeFrame, createFrameDecoder, FRAME_HEADER_BYTES, type Frame, type FrameDecoder, type FrameDecoderOptions } from './framing.js';
 export { Compression } from './compression.js';
 /** @internal */
-export { compress, decompress, compressionName, compressionFromName, checkCompression, ACCEPT_ENCODING } from './compression.js';
+export { compressionName, compressionFromName, checkCompression, ACCEPT_ENCODING } from './compression.js';
+/** @internal The zlib codecs, for the node:http2 transports. */
+export { compress, decompress } from './compression-codecs.js';
 export { statusFromHttpStatus } from './http-status.js';
 /** @internal gRPC-Web framing, trailers and text mode (PROTOCOL-WEB.md), browser-safe. */
 export {

@@ -1,3 +1,5 @@
+import { base64Decode, base64Encode } from '../util/index.js';
+
 // PROTOCOL-HTTP2.md, Requests: Custom-Metadata keys are lower-case ASCII of 0-9 a-z _ - .;
 // keys ending in "-bin" carry base64 binary values, others printable ASCII.
 
@@ -220,7 +222,7 @@ export function metadataToHeaders(metadata: Metadata, headers: HeaderMap): Heade
     if (isReservedHeader(key)) continue;
     const values = metadata.getAll(key);
     const encoded = key.endsWith('-bin')
-      ? values.map((v) => Buffer.from(v as Uint8Array).toString('base64').replace(/=+$/, ''))
+      ? values.map((v) => base64Encode(v as Uint8Array, false))
       : (values as string[]);
     const value = encoded.length === 1 ? encoded[0]! : encoded;
     // "__proto__" is a valid key, but assigning it would set the object's prototype instead.
@@ -249,8 +251,9 @@ export function rawHeadersToMetadata(raw: readonly string[]): Metadata {
 function addReceived(md: Metadata, key: string, value: string): void {
   try {
     if (key.endsWith('-bin')) {
-      // Several binary values may also arrive joined with commas.
-      for (const part of value.split(',')) md.add(key, Buffer.from(part.trim(), 'base64'));
+      // PROTOCOL-HTTP2.md: padded and unpadded values are both accepted; bad base64 throws and
+      // the entry is dropped below. Several binary values may also arrive joined with commas.
+      for (const part of value.split(',')) md.add(key, base64Decode(part.trim()));
     } else {
       md.add(key, value);
     }

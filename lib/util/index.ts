@@ -8,3 +8,5 @@ export { defer, type Deferred } from './defer.js';
 export { onAbort, linkSignals, deadlineSignal, raceSignal } from './signals.js';
 /** @internal Shared inside lib/ only. */
 export { onlyValue } from './only.js';
+/** @internal Base64 without Buffer, for code the browser client ships. */
+export { base64Encode, base64Decode } from './base64.js';

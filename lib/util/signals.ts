@@ -54,7 +54,8 @@ export function deadlineSignal(at: number, reason: () => unknown): { signal: Abo
   // Past setTimeout's 32-bit range the deadline is as good as never.
   if (ms > 2_147_483_647) return { signal: controller.signal, dispose: noop };
   const timer = setTimeout(() => controller.abort(reason()), ms);
-  timer.unref();
+  // A browser's timers are numbers, without unref (the browser client runs this too).
+  timer.unref?.();
   return { signal: controller.signal, dispose: () => clearTimeout(timer) };
 }
 

@@ -61,7 +61,7 @@ describe('scripts/check-imports.mjs', () => {
     };
     at('protocol/index.ts', 2, /protocol\/ may not import transport\/ \("\.\.\/transport\/index\.js"\); it may import util\//);
     at('protocol/index.ts', 3, /protocol\/ may not import "node:http2"/);
-    at('server/index.ts', 1, /"\.\.\/protocol\/status\.js" reaches into protocol\/; import its index\.js instead/);
+    at('server/index.ts', 1, /"\.\.\/protocol\/status\.js" reaches into protocol\/; import its index\.js \(or core\.js\) instead/);
     at('server/index.ts', 2, /server\/ may not import client\//);
     assert.ok(
       lines.some((l) => /import cycle: .*util\/a\.ts:1 -> .*util\/b\.ts:2 -> .*util\/a\.ts$/.test(l)),
@@ -135,5 +135,51 @@ describe('scripts/check-imports.mjs', () => {
     const { status, stdout, stderr } = check(lib);
     assert.equal(status, 0, stderr);
     assert.match(stdout, /^check-imports: 4 files, no violations$/m);
+  });
+
+  it('keeps web/ off node:* modules: it reaches client/ and protocol/ through core.ts, and nothing it reaches at run time imports node:*', () => {
+    const lib = join(temp, 'web-bad', 'lib');
+    writeTree(lib, {
+      'util/index.ts': "export const u = 1;\n",
+      'protocol/index.ts': "import { gzipSync } from 'node:zlib';\nexport const p = gzipSync;\n",
+      'protocol/status.ts': "export const OK = 0;\n",
+      // A core.ts that still pulls the node-bound barrel: allowed for client/, caught for web/.
+      'client/core.ts': "\nimport { p } from '../protocol/index.js';\nexport const c = p;\n",
+      'client/index.ts': "export { c } from './core.js';\n",
+      'web/index.ts': [
+        "import { c } from '../client/core.js';",
+        "import { OK } from '../protocol/status.js';",
+        "import { u } from '../util/index.js';",
+        "import { connect } from 'node:net';",
+        'export const w = [c, OK, u, connect];',
+        '',
+      ].join('\n'),
+    });
+    const { status, stderr } = check(lib);
+    assert.equal(status, 1, stderr);
+    const lines = stderr.trim().split('\n');
+    const at = (line: number, pattern: RegExp): void => {
+      assert.ok(lines.some((l) => l.includes(`${join('lib', 'web', 'index.ts')}:${line}: `) && pattern.test(l)), `expected web/index.ts:${line} matching ${pattern}, got:\n${stderr}`);
+    };
+    at(1, /web\/ may not reach "node:zlib" at run time: .*web\/index\.ts:1 -> .*client\/core\.ts:2 -> .*protocol\/index\.ts:1 -> node:zlib$/);
+    at(2, /web\/ reaches protocol\/ through "\.\.\/protocol\/status\.js"; import its core\.js/);
+    at(4, /web\/ may not import "node:net"/);
+    assert.match(lines.at(-1)!, /^check-imports: 3 violations in 6 files$/);
+  });
+
+  it('accepts web/ through core.ts barrels, with node:* only in type-only imports and in files it does not reach', () => {
+    const lib = join(temp, 'web-good', 'lib');
+    writeTree(lib, {
+      'util/index.ts': "export const u = 1;\n",
+      'protocol/core.ts': "import type { Readable } from 'node:stream';\nexport const p = 1;\nexport type S = Readable;\n",
+      'protocol/index.ts': "import { gzipSync } from 'node:zlib';\nexport { p } from './core.js';\nexport const z = gzipSync;\n",
+      'transport/index.ts': "import { z } from '../protocol/index.js';\nexport const t = z;\nexport interface Port { x: number }\n",
+      'client/core.ts': "import { p } from '../protocol/core.js';\nimport type { Port } from '../transport/index.js';\nexport const c = (port: Port) => [p, port];\n",
+      'client/index.ts': "import { t } from '../transport/index.js';\nexport { c } from './core.js';\nexport const n = t;\n",
+      'web/index.ts': "import { c } from '../client/core.js';\nimport { p } from '../protocol/core.js';\nimport { u } from '../util/index.js';\nexport const w = [c, p, u];\n",
+    });
+    const { status, stdout, stderr } = check(lib);
+    assert.equal(status, 0, stderr);
+    assert.match(stdout, /^check-imports: 7 files, no violations$/m);
   });
 });
