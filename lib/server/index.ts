@@ -27,6 +27,8 @@ export {
 } from './handlers.js';
 export { type ServerInterceptor, type Continuation, type InterceptedHandler, type ServerCallKind, type ServerNext } from './interceptors.js';
 export { type ExecutorOptions } from './executor.js';
+export { type WorkerPoolOptions } from './worker-pool.js';
+export { type WorkerServices, type WorkerService } from './worker-module.js';
 export { type ServerOptions, type ServerOptionsInit } from './options.js';
 export {
   sslServerCredentials,

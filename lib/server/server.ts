@@ -27,6 +27,11 @@ import {
 } from './handlers.js';
 import { checkInterceptors, composeInterceptors, wrapInvoker, type Continuation, type InterceptedHandler, type ServerInterceptor } from './interceptors.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInit } from './options.js';
+import { WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
+import type { WorkerMethod } from './worker-protocol.js';
+
+/** @internal How a worker reads the invokers an unstarted Server built for its module. */
+export const registeredInvokers = Symbol('registeredInvokers');
 
 /** Options of {@link server} (grpcio's `grpc.server(...)` arguments, camelCase). */
 export interface ServerConfig {
@@ -107,6 +112,10 @@ export class Server {
   #graceTimer: NodeJS.Timeout | undefined;
   #stopped: Promise<void> | undefined;
   #terminated: Array<() => void> = [];
+  // Methods served by worker pools (addWorkerHandlers), looked up before everything else.
+  readonly #workerMethods = new Map<string, { pool: WorkerPool; method: WorkerMethod }>();
+  readonly #pools: WorkerPool[] = [];
+  readonly #pendingPools: Array<Promise<void>> = [];
 
   /**
    * @internal The way {@link server} reaches the private constructor.
@@ -262,6 +271,49 @@ export class Server {
   async start(): Promise<void> {
     if (this.#state !== NEW) throw new Error(`Cannot start server: it was already ${this.#state === STARTED ? 'started' : 'stopped'}`);
     this.#state = STARTED;
+    // Worker modules still loading: their methods must be routable before the first call.
+    await Promise.all(this.#pendingPools);
+  }
+
+  /**
+   * Serves the services of a handler module in a pool of worker threads, for CPU-bound
+   * handlers (grpcio's thread pool, in parallel). The module is loaded in each worker: its
+   * default export lists its services ({@link WorkerServices}). Request bytes move to a worker,
+   * which decodes them, runs the handler with a full {@link ServicerContext} and encodes the
+   * responses; streams keep their backpressure both ways. A handler that throws ends its call
+   * `UNKNOWN`, reported to `onHandlerError` here; a worker that exits mid-call ends that call
+   * `INTERNAL` and is replaced. Interceptors and `executor` do not apply to these methods; the
+   * pool bounds them, answering `RESOURCE_EXHAUSTED` past `maxQueued` waiting calls.
+   * `stop()` drains the calls, then terminates the pool.
+   * @param module - the handler module: a URL (`new URL('./handlers.js', import.meta.url)`) or a path
+   * @param options - the pool's size, queue bound and idle timeout
+   * @returns a promise that settles once a worker has loaded the module and its methods are routed
+   * @throws RangeError for a bad option; Error once started; the module's load error (async)
+   *
+   * @example
+   * ```ts
+   * const srv = server();
+   * await srv.addWorkerHandlers(new URL('./hash-handlers.js', import.meta.url), { maxWorkers: 2 });
+   * await srv.addInsecurePort('127.0.0.1:50051');
+   * await srv.start();
+   * ```
+   */
+  addWorkerHandlers(module: URL | string, options: WorkerPoolOptions = {}): Promise<void> {
+    this.#checkNotStarted('add worker handlers');
+    const pool = new WorkerPool(module, options, { maxSendMessageBytes: this.#options.maxSendMessageBytes }, this.#report);
+    this.#pools.push(pool);
+    const ready = pool.describe().then((description) => {
+      for (const method of description.methods) this.#workerMethods.set(method.path, { pool, method });
+      for (const service of description.services) this.#noteService(service, undefined);
+    });
+    // start() waits for it; the caller sees its failure.
+    this.#pendingPools.push(ready.catch(() => undefined));
+    return ready;
+  }
+
+  /** @internal The invokers registered so far, by path. */
+  get [registeredInvokers](): ReadonlyMap<string, MethodInvoker> {
+    return this.#registered;
   }
 
   /**
@@ -283,7 +335,9 @@ export class Server {
     if (this.#stopped === undefined) {
       this.#state = STOPPING;
       this.#transport.beginShutdown();
-      this.#stopped = this.#transport.closed().then(() => {
+      this.#stopped = this.#transport.closed().then(async () => {
+        // Every call has ended by now (drained in grace, or cancelled): the workers can go.
+        await Promise.all(this.#pools.map((pool) => pool.destroy()));
         this.#state = STOPPED;
         if (this.#graceTimer !== undefined) clearTimeout(this.#graceTimer);
         for (const resolve of this.#terminated.splice(0)) resolve();
@@ -387,6 +441,11 @@ export class Server {
     port.onDone(() => this.#calls.delete(port));
 
     const path = port.path;
+    const inWorker = this.#workerMethods.get(path);
+    if (inWorker !== undefined) {
+      inWorker.pool.run(port, inWorker.method);
+      return;
+    }
     const ctx = new ServerContext(port);
     if (this.#resolve === undefined) {
       const invoker = this.#registered.get(path);

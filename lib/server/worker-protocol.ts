@@ -1,0 +1,122 @@
+import { StatusCode, type Compression, type MetadataValue } from '../protocol/index.js';
+import type { MessagePort } from 'node:worker_threads';
+
+/*
+ * What crosses between the main thread and a worker for one call served by a worker pool
+ * (DESIGN.md §1). The pool's task carries the call's facts and a MessagePort; everything the
+ * call does after that goes over the port, in order:
+ *
+ *   main thread                                         worker
+ *   ───────────                                         ──────
+ *   task { path, metadata, peer, deadline, bytes } ───► runCall over a WorkerCallPort
+ *   { t: REQUEST, bytes } (at most `credit` ahead) ───►  handler pulls; { t: MORE } ◄── each pull
+ *   { t: HALF_CLOSE } ────────────────────────────────►  requests end
+ *   { t: ACK } after port.send's drain ───────────────►  a `yield` waits past WINDOW unacked
+ *   { t: CANCEL, code, details } ─────────────────────►  signal aborts, requests throw
+ *   ◄── { t: HEADERS } / { t: COMPRESSION } / { t: MESSAGE, bytes } / { t: REPORT, error }
+ *   ◄── { t: END, code, details, trailers, response? }  the status (and a unary response)
+ *
+ * Message bytes are copied once into a fresh ArrayBuffer and transferred, never cloned.
+ */
+
+/** Response messages a worker may have in flight before it waits for an ACK. @internal */
+export const WINDOW = 8;
+/** Request messages the main thread may send ahead of the handler's reads. @internal */
+export const REQUEST_CREDIT = 8;
+
+/** main → worker @internal */
+export const REQUEST = 0;
+/** main → worker @internal */
+export const HALF_CLOSE = 1;
+/** main → worker @internal */
+export const ACK = 2;
+/** main → worker @internal */
+export const CANCEL = 3;
+/** worker → main @internal */
+export const HEADERS = 10;
+/** worker → main @internal */
+export const COMPRESSION = 11;
+/** worker → main @internal */
+export const MESSAGE = 12;
+/** worker → main @internal */
+export const REPORT = 13;
+/** worker → main @internal */
+export const END = 14;
+/** worker → main @internal */
+export const MORE = 15;
+
+/** Metadata as it crosses: `[key, value]` pairs. @internal */
+export type MetadataPairs = Array<[string, MetadataValue]>;
+
+/** A message from the main thread to a worker. @internal */
+export type ToWorker =
+  | { readonly t: typeof REQUEST; readonly bytes: ArrayBuffer; readonly compressed: boolean }
+  | { readonly t: typeof HALF_CLOSE }
+  | { readonly t: typeof ACK }
+  | { readonly t: typeof CANCEL; readonly code: StatusCode; readonly details: string };
+
+/** A message from a worker to the main thread. @internal */
+export type FromWorker =
+  | { readonly t: typeof HEADERS; readonly metadata: MetadataPairs }
+  | { readonly t: typeof COMPRESSION; readonly compression: Compression }
+  | { readonly t: typeof MESSAGE; readonly bytes: ArrayBuffer; readonly compress: boolean }
+  | { readonly t: typeof REPORT; readonly error: unknown }
+  | { readonly t: typeof MORE }
+  | {
+      readonly t: typeof END;
+      readonly code: StatusCode;
+      readonly details: string;
+      readonly trailers: MetadataPairs | undefined;
+      /** The response of a unary-response call, sent with an OK status. */
+      readonly response: ArrayBuffer | undefined;
+      readonly compress: boolean;
+      /** `context.cancel()`: the main thread cancels the call with this code instead of sending it. */
+      readonly cancel: boolean;
+    };
+
+/** One call handed to a worker. @internal */
+export interface CallTask {
+  readonly path: string;
+  readonly metadata: MetadataPairs;
+  /** Milliseconds since the epoch, or Infinity. */
+  readonly deadline: number;
+  readonly authority: string | undefined;
+  readonly peer: string;
+  readonly auth: Record<string, Uint8Array[]>;
+  readonly identityKey: string | null;
+  /** The request of a unary-request call, read whole before the task was queued. */
+  readonly request: ArrayBuffer | undefined;
+  readonly requestCompressed: boolean;
+  /** The server's `grpc.max_send_message_length`, checked in the worker as a transport would. */
+  readonly maxSendMessageBytes: number;
+  readonly port: MessagePort;
+}
+
+/** The task that asks a fresh worker which methods its module serves. @internal */
+export interface DescribeTask {
+  readonly describe: true;
+}
+
+/** One method a worker module serves. @internal */
+export interface WorkerMethod {
+  readonly path: string;
+  readonly requestStreaming: boolean;
+  readonly responseStreaming: boolean;
+}
+
+/** A worker's answer to {@link DescribeTask}. @internal */
+export interface Description {
+  readonly methods: WorkerMethod[];
+  readonly services: string[];
+}
+
+/**
+ * `bytes` copied into a fresh ArrayBuffer of its own, ready to transfer: a Buffer from the
+ * transport may be a view of a shared pool, which must not be detached.
+ * @internal
+ */
+export function transferable(bytes: Uint8Array): ArrayBuffer {
+  const copy = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(copy).set(bytes);
+  return copy;
+}
