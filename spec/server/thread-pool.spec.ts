@@ -1,0 +1,325 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { BroadcastChannel, threadId } from 'node:worker_threads';
+import * as http2 from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
+import { server, StatusCode, type Server } from '../../lib/index.js';
+import { defer, jsClient, sleep, type JsClient, type Kind } from '../helpers/grpc.js';
+import { frame, grpcHeaders } from '../helpers/raw.js';
+import { REPORTS } from './fixtures/thread-pool-handlers.js';
+
+const HANDLERS = new URL('./fixtures/thread-pool-handlers.mjs', import.meta.url);
+const METHODS: Record<string, Kind> = {
+  Echo: 'unary', EchoAsync: 'unary', Thread: 'unary', Count: 'serverStream', Join: 'clientStream', Bidi: 'bidi', Context: 'unary',
+  SetCode: 'unary', Abort: 'unary', AbortWithStatus: 'unary', Throw: 'unary', Spin: 'unary', Burn: 'unary', Sleep: 'unary', Crash: 'unary',
+  Produce: 'serverStream', TakeOne: 'clientStream',
+};
+
+/** Messages the fixture's handlers post from inside their worker. */
+class Reports {
+  readonly #channel = new BroadcastChannel(REPORTS);
+  readonly #seen: Array<Record<string, unknown>> = [];
+  readonly #waiters: Array<{ match: (m: Record<string, unknown>) => boolean; resolve: (m: Record<string, unknown>) => void }> = [];
+
+  constructor() {
+    this.#channel.onmessage = (event) => {
+      const m = (event as MessageEvent).data as Record<string, unknown>;
+      this.#seen.push(m);
+      for (const w of this.#waiters.splice(0)) {
+        if (w.match(m)) w.resolve(m);
+        else this.#waiters.push(w);
+      }
+    };
+  }
+
+  /** The first report (already seen or still to come) that `match`es. */
+  next(match: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+    const seen = this.#seen.find(match);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => this.#waiters.push({ match, resolve }));
+  }
+
+  all(match: (m: Record<string, unknown>) => boolean): Array<Record<string, unknown>> {
+    return this.#seen.filter(match);
+  }
+
+  close(): void {
+    this.#channel.close();
+  }
+}
+
+interface Started {
+  srv: Server;
+  port: number;
+  client: JsClient;
+  errors: Array<{ error: unknown; method: string }>;
+  close(): Promise<void>;
+}
+
+async function start(options: Parameters<Server['addWorkerHandlers']>[1] = { maxWorkers: 2 }, config: Parameters<typeof server>[0] = {}, channel: grpc.ChannelOptions = {}): Promise<Started> {
+  const errors: Array<{ error: unknown; method: string }> = [];
+  const srv = server({ onHandlerError: (error, method) => errors.push({ error, method }), ...config });
+  await srv.addWorkerHandlers(HANDLERS, options);
+  const port = await srv.addInsecurePort('127.0.0.1:0');
+  await srv.start();
+  const client = jsClient(`127.0.0.1:${port}`, METHODS, channel, 'test.Worker');
+  return {
+    srv,
+    port,
+    client,
+    errors,
+    close: async () => {
+      client.close();
+      await srv.stop(null);
+    },
+  };
+}
+
+describe('worker thread pool (addWorkerHandlers)', () => {
+  let s: Started;
+  let reports: Reports;
+  before(async () => {
+    reports = new Reports();
+    s = await start();
+  });
+  after(async () => {
+    await s.close();
+    reports.close();
+  });
+
+  it('serves all four kinds from the module, each in a worker thread', async () => {
+    const unary = await s.client.unary('Echo', 'hi');
+    assert.equal(unary.value, 'echo:hi:worker');
+    assert.equal((await s.client.unary('EchoAsync', 'a')).value, 'async:a:worker');
+    const stream = await s.client.serverStream('Count', '3');
+    assert.deepEqual(stream.value, ['n0', 'n1', 'n2']);
+    assert.equal(stream.status?.code, StatusCode.OK);
+    assert.equal((await s.client.clientStream('Join', ['a', 'b', 'c'])).value, 'a+b+c:worker');
+    const bidi = await s.client.bidi('Bidi', ['x', 'y']);
+    assert.deepEqual(bidi.value, ['re:x', 're:y']);
+    const thread = Number((await s.client.unary('Thread', '')).value);
+    assert.notEqual(thread, threadId);
+  });
+
+  it('serves a service given as a definition and implementation, and lists its services', async () => {
+    const client = jsClient(`127.0.0.1:${s.port}`, { Kinds: 'unary' }, {}, 'test.Defined');
+    try {
+      assert.equal((await client.unary('Kinds', 'k')).value, 'defined:k:worker');
+    } finally {
+      client.close();
+    }
+    assert.deepEqual([...s.srv.registeredServices().keys()].sort(), ['test.Defined', 'test.Worker']);
+  });
+
+  it('runs calls in parallel on different workers', async () => {
+    const [a, b] = await Promise.all([s.client.unary('Burn', '150'), s.client.unary('Burn', '150')]);
+    assert.equal(a.value, 'burnt:150');
+    assert.equal(b.value, 'burnt:150');
+    const threads = new Set(await Promise.all([0, 1, 2, 3].map(async () => (await s.client.unary('Thread', '')).value)));
+    assert.ok(threads.size >= 1);
+  });
+
+  it('gives the worker the context: metadata, peer, deadline, timeRemaining, isActive, signal, auth facts; headers once', async () => {
+    const md = new grpc.Metadata();
+    md.set('x-test', 'hello');
+    const deadline = Date.now() + 30_000;
+    const r = await s.client.unary('Context', 'c', md, { deadline });
+    assert.equal(r.status?.code, StatusCode.OK, r.status?.details);
+    const seen = JSON.parse(r.value!) as Record<string, unknown>;
+    assert.equal(seen.metadata, 'hello');
+    assert.match(String(seen.peer), /^ipv4:127\.0\.0\.1:\d+$/);
+    assert.equal(seen.method, '/test.Worker/Context');
+    assert.ok(Math.abs(Number(seen.deadline) - deadline) < 1000);
+    assert.ok(Number(seen.timeRemaining) > 20 && Number(seen.timeRemaining) <= 30);
+    assert.equal(seen.active, true);
+    assert.equal(seen.aborted, false);
+    assert.equal(seen.identityKey, null);
+    assert.equal(seen.identities, null);
+    assert.ok((seen.auth as string[]).includes('transport_security_type'));
+    assert.equal(seen.secondHeaders, 'Cannot send initial metadata: it was already sent');
+    assert.deepEqual(r.metadata?.get('x-initial'), ['from-worker']);
+    assert.deepEqual(r.status?.metadata.get('x-trailer'), ['from-worker']);
+    assert.deepEqual(r.status?.metadata.get('x-bin-bin'), [Buffer.from([1, 2, 3])]);
+  });
+
+  it('sends setCode, setDetails and trailers from the worker, dropping the response', async () => {
+    const r = await s.client.unary('SetCode', '');
+    assert.equal(r.status?.code, StatusCode.NOT_FOUND);
+    assert.equal(r.status?.details, 'Cannot find it: not here');
+    assert.deepEqual(r.status?.metadata.get('x-why'), ['set-code']);
+    assert.equal(r.value, undefined);
+  });
+
+  it('ends the call with the code of abort and abortWithStatus in the worker', async () => {
+    const r = await s.client.unary('Abort', '');
+    assert.equal(r.status?.code, StatusCode.PERMISSION_DENIED);
+    assert.equal(r.status?.details, 'Cannot do it: not allowed');
+    assert.deepEqual(r.status?.metadata.get('x-why'), ['abort']);
+    const w = await s.client.unary('AbortWithStatus', '');
+    assert.equal(w.status?.code, StatusCode.FAILED_PRECONDITION);
+    assert.equal(w.status?.details, 'Cannot go on: not ready');
+  });
+
+  it('answers UNKNOWN for a handler that throws, and reports the error on the main thread', async () => {
+    const before = s.errors.length;
+    const r = await s.client.unary('Throw', '');
+    assert.equal(r.status?.code, StatusCode.UNKNOWN);
+    assert.doesNotMatch(r.status?.details ?? '', /boom/);
+    const reported = s.errors.slice(before);
+    assert.equal(reported.length, 1);
+    assert.equal(reported[0]!.method, '/test.Worker/Throw');
+    assert.match((reported[0]!.error as Error).message, /boom in a worker/);
+  });
+
+  it('a client cancel reaches a CPU-bound handler mid computation: its signal aborts and it stops', async () => {
+    const started = reports.next((m) => m.id === 'cancel-me' && m.started === true);
+    const stopped = reports.next((m) => m.id === 'cancel-me' && m.stopped === true);
+    const status = defer<grpc.StatusObject>();
+    const call = s.client.raw.Spin!('cancel-me', new grpc.Metadata(), {}, () => undefined) as grpc.ClientUnaryCall;
+    call.on('status', (st: grpc.StatusObject) => status.resolve(st));
+    await started;
+    call.cancel();
+    assert.equal((await status).code, StatusCode.CANCELLED);
+    assert.equal((await stopped).code, StatusCode.CANCELLED);
+  });
+
+  it('a deadline reaches a CPU-bound handler mid computation: its signal aborts with DEADLINE_EXCEEDED', async () => {
+    const stopped = reports.next((m) => m.id === 'deadline' && m.stopped === true);
+    const r = await s.client.unary('Spin', 'deadline', new grpc.Metadata(), { deadline: Date.now() + 300 });
+    assert.equal(r.status?.code, StatusCode.DEADLINE_EXCEEDED);
+    assert.equal((await stopped).code, StatusCode.DEADLINE_EXCEEDED);
+  });
+
+  it('carries a 4 MiB message intact both ways', async () => {
+    const big = randomBytes(3 * 1024 * 1024).toString('base64').slice(0, 4 * 1024 * 1024);
+    const local = await start({ maxWorkers: 1 }, { options: { 'grpc.max_receive_message_length': 8 << 20, 'grpc.max_send_message_length': 8 << 20 } }, { 'grpc.max_receive_message_length': 8 << 20, 'grpc.max_send_message_length': 8 << 20 });
+    try {
+      const r = await local.client.bidi('Bidi', [big]);
+      assert.equal(r.status?.code, StatusCode.OK, r.status?.details);
+      assert.equal(r.value?.length, 1);
+      const sha = (t: string): string => createHash('sha256').update(t).digest('hex');
+      assert.equal(sha(r.value![0]!), sha(`re:${big}`));
+      assert.equal(Buffer.byteLength(big), 4 * 1024 * 1024);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('outbound backpressure: a client that does not read pauses the worker generator', async () => {
+    const session = http2.connect(`http://127.0.0.1:${s.port}`);
+    session.on('error', () => undefined);
+    const stream = session.request(grpcHeaders('/test.Worker/Produce'));
+    stream.on('error', () => undefined);
+    stream.pause(); // the client reads nothing
+    stream.end(frame('slow-reader'));
+    await reports.next((m) => m.id === 'slow-reader' && m.produced === 1);
+    const produced = (): number => Math.max(...reports.all((m) => m.id === 'slow-reader').map((m) => Number(m.produced)));
+    // Bounded checks that nothing more happens: the HTTP/2 window, the stream buffer and the
+    // port's window fill, then the worker's `yield` waits.
+    await sleep(300);
+    const plateau = produced();
+    await sleep(300);
+    assert.equal(produced(), plateau, 'no yield returns in the worker while the client is not reading');
+    assert.ok(plateau < 64, `the worker produced ${plateau} messages of 64 KiB for a client that reads none`);
+    stream.resume();
+    await reports.next((m) => m.id === 'slow-reader' && Number(m.produced) > plateau + 100);
+    stream.close(http2.constants.NGHTTP2_CANCEL);
+    session.destroy();
+  });
+
+  it('inbound backpressure: a worker that does not read pauses the client', async () => {
+    const chunk = 'y'.repeat(64 * 1024);
+    let written = 0;
+    const call = s.client.openClientStream('TakeOne', () => undefined);
+    call.on('error', () => undefined);
+    const firstRead = reports.next((m) => m.id === 'take-one');
+    const pump = (): void => {
+      while (written < 400) {
+        written++;
+        if (!call.write(chunk)) {
+          call.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+    await firstRead;
+    await sleep(500);
+    assert.ok(written < 400, `the client wrote all ${written} messages to a handler that reads one`);
+    const ended = defer<grpc.ServiceError | null>();
+    call.on('status', () => ended.resolve(null));
+    call.cancel();
+    await ended;
+  });
+});
+
+describe('worker thread pool: failures and limits', () => {
+  it('a worker that exits ends its call INTERNAL, is replaced, and other calls go on', async () => {
+    const s = await start({ maxWorkers: 2 });
+    try {
+      const slow = s.client.unary('Burn', '300');
+      const crashed = await s.client.unary('Crash', '');
+      assert.equal(crashed.status?.code, StatusCode.INTERNAL);
+      assert.equal(crashed.status?.details, 'Cannot finish call: the worker thread running its handler exited');
+      assert.equal((await slow).value, 'burnt:300');
+      assert.equal((await s.client.unary('Echo', 'after')).value, 'echo:after:worker');
+      assert.ok(s.errors.some((e) => e.method === '/test.Worker/Crash'));
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('answers RESOURCE_EXHAUSTED past maxQueued waiting calls', async () => {
+    const s = await start({ maxWorkers: 1, maxQueued: 1 });
+    try {
+      const calls = [0, 1, 2, 3].map(() => s.client.unary('Sleep', '300'));
+      const codes = (await Promise.all(calls)).map((r) => r.status?.code);
+      assert.equal(codes.filter((c) => c === StatusCode.OK).length, 2);
+      assert.equal(codes.filter((c) => c === StatusCode.RESOURCE_EXHAUSTED).length, 2);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('answers RESOURCE_EXHAUSTED past maximumConcurrentRpcs', async () => {
+    const s = await start({ maxWorkers: 2 }, { maximumConcurrentRpcs: 1 });
+    try {
+      const [a, b] = await Promise.all([s.client.unary('Sleep', '300'), s.client.unary('Sleep', '300')]);
+      assert.deepEqual([a.status?.code, b.status?.code].sort(), [StatusCode.OK, StatusCode.RESOURCE_EXHAUSTED].sort());
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('stop(grace) lets a call in a worker finish, cancels one past the grace, then ends the pool', async () => {
+    const reports = new Reports();
+    const s = await start({ maxWorkers: 2 });
+    try {
+      const started = reports.next((m) => m.id === 'stop-spin' && m.started === true);
+      const finishing = s.client.unary('Burn', '200');
+      const spinning = s.client.unary('Spin', 'stop-spin');
+      await started;
+      const stopped = s.srv.stop(0.5);
+      assert.equal((await finishing).value, 'burnt:200');
+      const spin = await spinning;
+      assert.equal(spin.status?.code, StatusCode.UNAVAILABLE);
+      const stop = await reports.next((m) => m.id === 'stop-spin' && m.stopped === true);
+      assert.equal(stop.code, StatusCode.UNAVAILABLE);
+      await stopped;
+      assert.equal(await s.srv.waitForTermination(0), true);
+    } finally {
+      s.client.close();
+      await s.srv.stop(null);
+      reports.close();
+    }
+  });
+
+  it('refuses bad pool options and a module without a list of services', async () => {
+    const srv = server();
+    assert.throws(() => srv.addWorkerHandlers(HANDLERS, { maxWorkers: 0 }), RangeError);
+    assert.throws(() => srv.addWorkerHandlers(HANDLERS, { maxQueued: -1 }), RangeError);
+    await assert.rejects(srv.addWorkerHandlers(new URL('./fixtures/thread-pool-not-a-module.mjs', import.meta.url)), /default export must be an array of services/);
+    await srv.stop(null);
+  });
+});
