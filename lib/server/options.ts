@@ -85,6 +85,18 @@ export interface ServerOptions {
    * @defaultValue 10
    */
   readonly 'grpc-node.max_session_memory'?: number;
+  /**
+   * gRPC-Web over HTTP/1.1: how long a connection may take to send a request's headers, from
+   * connecting or from the previous response, in milliseconds; a slower one is closed.
+   * @defaultValue 30_000
+   */
+  readonly 'grpc-iter.http1_headers_timeout_ms'?: number;
+  /**
+   * gRPC-Web: how long a request body (one message) may take to arrive once its headers have,
+   * in milliseconds; a slower call ends `CANCELLED` and its connection or stream is closed.
+   * @defaultValue 60_000
+   */
+  readonly 'grpc-iter.web_request_body_timeout_ms'?: number;
 }
 
 /** Options as pairs, as grpcio takes them, or as an object. */
@@ -123,5 +135,7 @@ export function resolveServerOptions(init: ServerOptionsInit | undefined): Resol
     maxMetadataSize,
     maxHeaderListSize,
     maxSessionMemoryMb: args.int('grpc-node.max_session_memory', 10, 1),
+    http1HeadersTimeoutMs: args.duration('grpc-iter.http1_headers_timeout_ms', 30_000, 1),
+    webRequestBodyTimeoutMs: args.duration('grpc-iter.web_request_body_timeout_ms', 60_000, 1),
   };
 }

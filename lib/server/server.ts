@@ -8,7 +8,7 @@ import {
   type Compression,
   type ServiceDefinition,
 } from '../protocol/index.js';
-import { STATUS_FLUSH_MS, TransportServer, inProcessSink, type InProcessEntry, type ServerCallPort } from '../transport/index.js';
+import { STATUS_FLUSH_MS, TransportServer, inProcessSink, resolveCorsPolicy, type InProcessEntry, type ServerCallPort } from '../transport/index.js';
 import { ServerContext } from './context.js';
 import { tlsOptionsOf, type ServerCredentials } from './credentials.js';
 import { failCall, runCall, type ErrorReporter } from './dispatch.js';
@@ -60,6 +60,26 @@ export interface ServerConfig {
    * call still gets its status and the error becomes a process warning.
    */
   readonly onHandlerError?: (error: unknown, method: string) => void;
+  /**
+   * CORS for gRPC-Web calls from browser pages on other origins. Off when omitted: pages served
+   * from the server's own origin need none. When set, preflight `OPTIONS` requests from an
+   * allowed origin are answered (any request headers allowed, method POST), and every gRPC-Web
+   * response to one names `grpc-status`, `grpc-message`, `grpc-status-details-bin` and the
+   * call's response metadata in `Access-Control-Expose-Headers`, so the page can read them.
+   * A preflight from another origin gets 403, one for a method other than POST gets 405.
+   * @example
+   * ```ts
+   * server({ cors: { allowOrigins: ['https://app.example'], maxAgeSeconds: 600 } });
+   * ```
+   */
+  readonly cors?: {
+    /** Origins allowed to call (`'https://app.example'`), or `'*'` for every origin. */
+    readonly allowOrigins: '*' | readonly string[];
+    /** Whether pages may send cookies and HTTP auth with their calls. @defaultValue false */
+    readonly allowCredentials?: boolean;
+    /** How long a browser may cache a preflight's answer, in seconds. @defaultValue the browser's own */
+    readonly maxAgeSeconds?: number;
+  };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -142,7 +162,7 @@ export class Server {
     this.#maxRpcs = max ?? Infinity;
     this.#compression = config.compression === undefined || config.compression === null ? undefined : checkCompression(config.compression, 'compression');
     this.#report = safeReporter(config.onHandlerError ?? ((err, method) => console.error(`grpc-iter: handler of ${method} threw`, err)));
-    this.#transport = new TransportServer(this.#options, (port) => this.#onCall(port, false), this.#report);
+    this.#transport = new TransportServer({ ...this.#options, cors: resolveCorsPolicy(config.cors) }, (port) => this.#onCall(port, false), this.#report);
     if (config.handlers !== undefined) this.addGenericRpcHandlers(config.handlers);
   }
 

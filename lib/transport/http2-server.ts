@@ -1,14 +1,24 @@
+import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import { lstat, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { Http2Code } from '../protocol/index.js';
-import type { CallSink } from './call-port.js';
+import * as net from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import * as tls from 'node:tls';
+import { Http2Code, RpcError, StatusCode, isGrpcContentType } from '../protocol/index.js';
+import type { CallSink, ServerCallPort } from './call-port.js';
+import { admitWebRequest, type WebAdmissionOptions } from './grpc-web-admission.js';
+import { http1Exchange, http2Exchange } from './grpc-web-server-call.js';
 import { admitHttp2Stream, type Http2AdmissionLimits } from './http2-admission.js';
 import { guard } from './http2-requests.js';
 
 /** Connection-level settings of a server, and the limits its calls are admitted with, from its channel arguments. @internal */
-export interface TransportServerOptions extends Http2AdmissionLimits {
+export interface TransportServerOptions extends Http2AdmissionLimits, WebAdmissionOptions {
+  /**
+   * An HTTP/1.1 connection must deliver each request's headers within this many milliseconds
+   * of connecting or of the previous response (slow clients hold no connection for ever).
+   */
+  readonly http1HeadersTimeoutMs: number;
   readonly maxConcurrentStreams: number;
   readonly keepaliveTimeMs: number;
   readonly keepaliveTimeoutMs: number;
@@ -54,19 +64,46 @@ interface SessionState {
   calmTimer?: NodeJS.Timeout | undefined;
 }
 
+/** An HTTP/1.1 connection: its calls in flight, and the timer on the next request's headers. */
+interface Http1State {
+  active: number;
+  headersTimer: NodeJS.Timeout | undefined;
+}
+
+/*
+ * One port, every protocol. Each listening socket is a net.Server (cleartext) or tls.Server
+ * that hands each connection to one of two inner servers that never listen themselves:
+ *
+ *   cleartext ── first bytes are the HTTP/2 preface "PRI * HTTP/2.0..." ──► http2 server
+ *             └─ anything else ───────────────────────────────────────────► http server (HTTP/1.1)
+ *   TLS ──────── ALPN "h2" ──► http2 server;  "http/1.1" ──► http server;  none ──► as cleartext
+ *
+ * On HTTP/2, a stream with a gRPC content type is a gRPC call (http2-admission.ts) and any
+ * other goes to gRPC-Web admission (grpc-web-admission.ts); HTTP/1.1 requests all go there
+ * (native gRPC over HTTP/1.1 gets HTTP 505). The preface check reads once per connection.
+ */
+
+/** RFC 9113 §3.4: what an HTTP/2 client with prior knowledge sends first. */
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
 /**
- * The HTTP/2 side of a server: listening sockets, sessions and their connection-level
+ * A server's listening sockets and connections: HTTP/2 sessions with their connection-level
  * policies (keepalive pings, idle and age limits, ping abuse), per doc/keepalive.md and
- * gRFC A9 (max connection idle/age).
+ * gRFC A9 (max connection idle/age), and HTTP/1.1 connections for gRPC-Web.
  * @internal
  */
 export class TransportServer {
   readonly #options: TransportServerOptions;
   readonly #sink: CallSink;
   readonly #onError: TransportErrorListener;
-  readonly #listeners: http2.Http2Server[] = [];
+  readonly #listeners: net.Server[] = [];
   readonly #unixPaths: string[] = [];
   readonly #sessions = new Map<ServerHttp2Session, SessionState>();
+  readonly #http1 = new Map<Socket, Http1State>();
+  /** Connections whose protocol is not known yet. */
+  readonly #sniffing = new Set<Socket>();
+  #h2: http2.Http2Server | undefined;
+  #h1: http.Server | undefined;
   #closing = false;
 
   constructor(options: TransportServerOptions, sink: CallSink, onError: TransportErrorListener) {
@@ -75,9 +112,9 @@ export class TransportServer {
     this.#onError = onError;
   }
 
-  /** How many connections are open. */
+  /** How many connections are open (HTTP/2 and HTTP/1.1). */
   get sessionCount(): number {
-    return this.#sessions.size;
+    return this.#sessions.size + this.#http1.size;
   }
 
   /**
@@ -110,34 +147,22 @@ export class TransportServer {
     return port;
   }
 
-  #listenOne(tls: TlsServerOptions | undefined, where: { host?: string; port?: number; path?: string }): Promise<number> {
-    const o = this.#options;
-    const settings: http2.Settings = {
-      maxConcurrentStreams: o.maxConcurrentStreams,
-      maxHeaderListSize: o.maxHeaderListSize,
-    };
-    const common: http2.ServerOptions = {
-      settings,
-      maxSessionMemory: o.maxSessionMemoryMb,
-      maxHeaderListPairs: 256,
-    };
-    const server = tls
-      ? http2.createSecureServer({
-          ...common,
-          key: tls.key,
-          cert: tls.cert,
-          ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
-          requestCert: tls.requestCert,
-          rejectUnauthorized: tls.rejectUnauthorized,
-          ALPNProtocols: ['h2'],
-          allowHTTP1: false,
-        })
-      : http2.createServer(common);
-    server.on('session', (session) => this.#onSession(session));
-    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => this.#onStream(stream, headers, rawHeaders));
+  #listenOne(options: TlsServerOptions | undefined, where: { host?: string; port?: number; path?: string }): Promise<number> {
+    const server = options
+      ? tls.createServer(
+          {
+            key: options.key,
+            cert: options.cert,
+            ...(options.ca !== undefined ? { ca: options.ca } : {}),
+            requestCert: options.requestCert,
+            rejectUnauthorized: options.rejectUnauthorized,
+            ALPNProtocols: ['h2', 'http/1.1'],
+          },
+          (socket) => this.#onTlsSocket(socket),
+        )
+      : net.createServer({ noDelay: true }, (socket) => this.#onSocket(socket));
     // A TLS handshake failure or a stray socket error concerns that connection only.
     server.on('tlsClientError', noop);
-    server.on('sessionError', noop);
     return new Promise<number>((resolve, reject) => {
       const onError = (err: Error): void => {
         server.off('listening', onListening);
@@ -157,14 +182,172 @@ export class TransportServer {
     });
   }
 
+  #onTlsSocket(socket: tls.TLSSocket): void {
+    if (socket.alpnProtocol === 'h2') this.#http2Server().emit('connection', socket);
+    else if (socket.alpnProtocol === 'http/1.1') this.#toHttp1(socket, undefined);
+    else this.#onSocket(socket);
+  }
+
+  /** Reads the first bytes of a connection to tell HTTP/2 (the preface) from HTTP/1.1. */
+  #onSocket(socket: Socket): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    this.#sniffing.add(socket);
+    let seen: Buffer | undefined;
+    const timer = unrefTimer(() => socket.destroy(), this.#options.http1HeadersTimeoutMs);
+    const done = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      this.#sniffing.delete(socket);
+      socket.off('data', onData);
+      socket.off('error', noop);
+      socket.off('close', onClose);
+    };
+    const onClose = (): void => {
+      done();
+      this.#maybeClosed();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, PREFACE.length);
+      const http2Preface = seen.compare(PREFACE, 0, n, 0, n) === 0;
+      if (http2Preface && n < PREFACE.length) return; // too short to tell yet
+      done();
+      socket.pause();
+      if (http2Preface) {
+        // node:http2 takes bytes already read from the socket's buffer when its session starts.
+        socket.unshift(seen);
+        this.#http2Server().emit('connection', socket);
+      } else this.#toHttp1(socket, seen);
+    };
+    socket.on('data', onData);
+    socket.on('error', noop);
+    socket.on('close', onClose);
+  }
+
+  /** Hands a connection to the HTTP/1.1 server, with the bytes already read from it. */
+  #toHttp1(socket: Socket, first: Buffer | undefined): void {
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    const state: Http1State = { active: 0, headersTimer: undefined };
+    this.#http1.set(socket, state);
+    socket.once('close', () => {
+      if (state.headersTimer !== undefined) clearTimeout(state.headersTimer);
+      this.#http1.delete(socket);
+      this.#maybeClosed();
+    });
+    this.#armHeadersTimer(socket, state);
+    this.#http1Server().emit('connection', socket);
+    // node:http's parser reads the socket's handle directly, so what was read before it took
+    // the connection is handed to it as a 'data' event.
+    if (first !== undefined) socket.emit('data', first);
+    socket.resume();
+  }
+
+  #armHeadersTimer(socket: Socket, state: Http1State): void {
+    if (state.headersTimer !== undefined) clearTimeout(state.headersTimer);
+    state.headersTimer = unrefTimer(() => socket.destroy(), this.#options.http1HeadersTimeoutMs);
+  }
+
+  #http2Server(): http2.Http2Server {
+    if (this.#h2 !== undefined) return this.#h2;
+    const o = this.#options;
+    const server = http2.createServer({
+      settings: { maxConcurrentStreams: o.maxConcurrentStreams, maxHeaderListSize: o.maxHeaderListSize },
+      maxSessionMemory: o.maxSessionMemoryMb,
+      maxHeaderListPairs: 256,
+    });
+    server.on('session', (session) => this.#onSession(session));
+    server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => this.#onStream(stream, headers, rawHeaders));
+    server.on('sessionError', noop);
+    return (this.#h2 = server);
+  }
+
+  #http1Server(): http.Server {
+    if (this.#h1 !== undefined) return this.#h1;
+    // node:http enforces headersTimeout and requestTimeout only on servers that listen; this one
+    // never does, so the header timeout is kept per connection here (#armHeadersTimer) and the
+    // body's by the call (webRequestBodyTimeoutMs). keepAliveTimeout closes idle connections.
+    const server = http.createServer({
+      maxHeaderSize: this.#options.maxHeaderListSize,
+      requestTimeout: 0,
+      headersTimeout: 0,
+      keepAliveTimeout: HTTP1_KEEPALIVE_TIMEOUT_MS,
+    });
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => this.#onHttp1Request(req, res));
+    // A malformed request or headers over maxHeaderSize: node:http answers 400 or 431 and closes.
+    return (this.#h1 = server);
+  }
+
+  #onHttp1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const socket = req.socket;
+    const state = this.#http1.get(socket);
+    if (state !== undefined) {
+      state.active++;
+      if (state.headersTimer !== undefined) clearTimeout(state.headersTimer);
+      state.headersTimer = undefined;
+      res.once('close', () => {
+        state.active--;
+        if (state.active > 0 || socket.destroyed) return;
+        if (this.#closing) socket.end(); // stop(): the connection drains, then closes
+        else this.#armHeadersTimer(socket, state);
+      });
+    }
+    if (this.#closing) res.shouldKeepAlive = false;
+    // HTTP/1.1 keeps header names as sent; gRPC metadata keys are lower-case.
+    const raw = req.rawHeaders;
+    const rawHeaders: string[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i]!.toLowerCase();
+      if (HTTP1_ONLY.has(name)) continue;
+      rawHeaders.push(name, raw[i + 1]!);
+    }
+    this.#admitWeb(http1Exchange(req, res), {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      authority: req.headers.host,
+      headers: req.headers,
+      rawHeaders,
+      http2: false,
+    });
+  }
+
   #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void {
     try {
+      const contentType = headers['content-type'];
+      if (contentType === undefined || !isGrpcContentType(contentType)) {
+        this.#admitWeb(http2Exchange(stream), {
+          method: headers[':method'] ?? '',
+          path: headers[':path'] ?? '',
+          authority: headers[':authority'],
+          headers,
+          rawHeaders,
+          http2: true,
+        });
+        return;
+      }
       const call = admitHttp2Stream(stream, headers, rawHeaders, this.#options);
       if (call !== undefined) this.#sink(call);
     } catch (err) {
       // A throw here would escape node:http2's 'stream' event and end the process.
       this.#onError(err, headers[':path'] ?? '');
       if (!stream.destroyed) guard(() => stream.close(Http2Code.INTERNAL_ERROR));
+    }
+  }
+
+  #admitWeb(exchange: ReturnType<typeof http1Exchange>, head: Parameters<typeof admitWebRequest>[1]): void {
+    let call: ServerCallPort | undefined;
+    try {
+      call = admitWebRequest(exchange, head, this.#options);
+      if (call !== undefined) this.#sink(call);
+    } catch (err) {
+      // A throw here would escape node's 'request' / 'stream' event and end the process.
+      this.#onError(err, head.path);
+      if (call !== undefined) call.cancel(new RpcError(StatusCode.INTERNAL, 'Cannot serve call: internal error'), true);
+      else exchange.abort();
     }
   }
 
@@ -314,16 +497,22 @@ export class TransportServer {
     this.#maybeClosed();
   }
 
-  /** Stops accepting connections and tells every client to open no new streams (GOAWAY). */
+  /**
+   * Stops accepting connections and tells every client to open no new streams: GOAWAY on
+   * HTTP/2; on HTTP/1.1, idle connections close now and busy ones after their response.
+   */
   beginShutdown(): void {
     this.#closing = true;
     for (const server of this.#listeners) server.close();
     for (const session of this.#sessions.keys()) this.#goaway(session, Http2Code.NO_ERROR, 'server_shutdown');
+    for (const socket of [...this.#sniffing]) socket.destroy();
+    for (const [socket, state] of this.#http1) if (state.active === 0) socket.destroy();
   }
 
   /** Tears down every connection at once. */
   destroySessions(): void {
     for (const session of [...this.#sessions.keys()]) session.destroy();
+    for (const socket of [...this.#http1.keys()]) socket.destroy();
   }
 
   #closedWaiters: Array<() => void> = [];
@@ -337,7 +526,7 @@ export class TransportServer {
   }
 
   #maybeClosed(): void {
-    if (!this.#closing || this.#sessions.size > 0) return;
+    if (!this.#closing || this.#sessions.size > 0 || this.#http1.size > 0 || this.#sniffing.size > 0) return;
     const listeners = this.#listeners.splice(0);
     const paths = this.#unixPaths.splice(0);
     void Promise.all(listeners.map((s) => new Promise<void>((r) => (s.listening ? s.close(() => r()) : r())))).then(async () => {
@@ -346,6 +535,11 @@ export class TransportServer {
     });
   }
 }
+
+// An HTTP/1.1 connection with no request for this long is closed (node:http's default).
+const HTTP1_KEEPALIVE_TIMEOUT_MS = 5000;
+// Headers of the HTTP/1.1 connection itself, not of the call (RFC 9110 §7.6.1, RFC 9112).
+const HTTP1_ONLY = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'expect']);
 
 // Node's timers hold at most 2^31-1 ms (about 24.8 days).
 const MAX_TIMER_MS = 2_147_483_647;
@@ -356,6 +550,14 @@ const SETTINGS_FLOOD_FRAMES = 100;
 const SETTINGS_FLOOD_WINDOW_MS = 1000;
 // A PING frame: 9 bytes of frame header and 8 of opaque data (RFC 9113 6.7).
 const PING_ACK_BYTES = 17;
+
+/** An unref'd timer, or none for an infinite (or over-long, INT_MAX meaning never) delay. */
+function unrefTimer(callback: () => void, ms: number): NodeJS.Timeout | undefined {
+  if (!(ms < MAX_TIMER_MS)) return undefined;
+  const timer = setTimeout(callback, ms);
+  timer.unref();
+  return timer;
+}
 
 function bytesWritten(session: ServerHttp2Session): number {
   try {

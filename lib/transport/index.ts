@@ -1,6 +1,6 @@
 /**
  * The call ports and the transports that make them: node:http2 server sessions and client
- * connections, and the in-process transport. Only {@link ConnectivityState} and
+ * connections, gRPC-Web over HTTP/1.1 and HTTP/2 on the same ports, and the in-process transport. Only {@link ConnectivityState} and
  * {@link AuthContext} are public; the rest is the barrel server/ and client/ import through, in
  * statements tagged internal that stripInternal drops from the published .d.ts.
  * @packageDocumentation
@@ -20,6 +20,8 @@ export {
   type TransportErrorListener,
   type ListenTarget,
 } from './http2-server.js';
+/** @internal gRPC-Web on the server's ports: CORS settings, checked by server(). */
+export { resolveCorsPolicy, type CorsPolicy } from './grpc-web-admission.js';
 /** @internal The in-process transport. */
 export { InProcessTransport, type InProcessEntry } from './in-process.js';
 export { inProcessSink, type InProcessServer } from './in-process.js';
