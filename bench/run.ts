@@ -5,6 +5,7 @@
 //   npm run bench -- --quick       fewer, shorter rounds (about 2 minutes)
 //   npm run bench -- --smoke       a few seconds: every contender answers every workload correctly
 //   npm run bench -- --only unary,streaming   some workloads only
+//   npm run bench -- --only grpcweb           gRPC-Web unary over HTTP/1.1 and HTTP/2 beside connect-node
 // Markdown tables go to stdout; the raw numbers to bench/results/latest.json.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { GRPC_WEB_CONTENDERS, grpcWebTables, grpcWebUnary } from './grpc-web.js';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const SERVERS = ['grpc-iter', 'grpc-js', 'bare'] as const;
@@ -261,6 +263,7 @@ const workloads: Array<[string, () => Promise<void>]> = [
   ['streaming', streaming],
   ['pingpong', pingPong],
   ['memory', memory],
+  ['grpcweb', () => grpcWebUnary({ rounds: plan.rounds, requests: plan.unaryRequests, h2load: h2loadPath(), notes, record, run })],
 ];
 
 const started = Date.now();
@@ -286,6 +289,7 @@ const sections = [
   table('4a. Bidi ping-pong latency, p50', 'pingpong-p50', 'µs', true, 1),
   table('4b. Bidi ping-pong latency, p99', 'pingpong-p99', 'µs', true, 1),
   ...plan.idle.flatMap((n) => [table(`5. Server RSS with ${fmt(n)} idle streams`, `memory-${n}`, 'MB', true, 1), table(`5. Bytes per idle stream (${fmt(n)} streams)`, `memory-${n}-per-stream`, 'bytes', true)]),
+  ...grpcWebTables(results),
   ...notes.map((n) => `> ${n}\n`),
 ];
 console.log(sections.filter((s) => s !== '').join('\n'));
@@ -304,6 +308,8 @@ const targets: Array<[string, number | undefined, number]> = [
   ['streaming, 8 streams ≥ 1.5× grpc-js', ratio('streaming-8', 'grpc-iter', 'grpc-js'), 1.5],
   ['ping-pong p50 ≤ grpc-js', ratio('pingpong-p50', 'grpc-iter', 'grpc-js', true), 1],
   ...plan.idle.map((n): [string, number | undefined, number] => [`memory per idle stream (${fmt(n)}) ≤ grpc-js`, ratio(`memory-${n}-per-stream`, 'grpc-iter', 'grpc-js', true), 1]),
+  ['gRPC-Web unary over HTTP/1.1 ≥ 1.5× connect-node', ratio('grpcweb-h1', 'grpc-iter', 'connect-node'), 1.5],
+  ['gRPC-Web unary over HTTP/2 ≥ 1.5× connect-node', ratio('grpcweb-h2', 'grpc-iter', 'connect-node'), 1.5],
 ];
 if (!smoke) {
   console.log(['### Targets', '', '| target | measured | met |', '|---|---:|---|', ...targets.filter(([, r]) => r !== undefined).map(([t, r, min]) => `| ${t} | ${r!.toFixed(2)}× | ${r! >= min ? 'yes' : 'no'} |`)].join('\n'));
@@ -317,7 +323,7 @@ if (smoke) {
   // Every contender must have answered every workload that ran.
   const missing: string[] = [];
   for (const [w, byName] of Object.entries(results)) {
-    const expected: readonly string[] = w.startsWith('client') ? CLIENTS : SERVERS;
+    const expected: readonly string[] = w.startsWith('client') ? CLIENTS : w.startsWith('grpcweb') ? GRPC_WEB_CONTENDERS : SERVERS;
     for (const n of expected) if (!(byName[n]!?.median > 0) && !w.endsWith('per-stream')) missing.push(`${w}/${n}`);
   }
   if (missing.length > 0) {
