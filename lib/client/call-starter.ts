@@ -27,16 +27,6 @@ export interface PreparedCall {
   readonly credentials: CallCredentials | undefined;
 }
 
-/**
- * What a {@link ClientTransport} may add when it cannot carry request streams (gRPC-Web on fetch
- * sends the request as one body): the details client-streaming and bidi calls then fail with,
- * UNIMPLEMENTED, at once.
- * @internal
- */
-export interface RequestStreamSupport {
-  readonly requestStreamsUnsupported?: string;
-}
-
 /** What a call starter needs of its channel. @internal */
 export interface StarterHost {
   /** Whether the channel is closed. */
@@ -209,7 +199,7 @@ export class CallStarter {
   async streamingAttempts<Req>(prepared: PreparedCall, requests: Iterable<Req> | AsyncIterable<Req>, serialize: RequestSerializer<Req>, untilStatus: boolean): Promise<ClientCallPort> {
     // A transport that sends one request body (gRPC-Web on fetch) refuses these calls before any
     // request is pulled, rather than when the first one shows up.
-    const unsupported = (this.#transport as ClientTransport & RequestStreamSupport).requestStreamsUnsupported;
+    const unsupported = this.#transport.requestStreamsUnsupported;
     if (unsupported !== undefined) throw new RpcError(StatusCode.UNIMPLEMENTED, unsupported);
     const feed = new RequestFeed(requests, serialize, compressible, this.#options.retryBufferBytes);
     let call: ClientCallPort;

@@ -202,6 +202,12 @@ export interface ClientTransport {
   readonly secure: boolean;
   /** Whether messages cross as values, not serialized (see {@link ServerCallPort.passesValues}). */
   readonly passesValues?: boolean;
+  /**
+   * Set when the transport cannot carry request streams (gRPC-Web on fetch sends the request as
+   * one body): the details client-streaming and bidi calls then fail with, UNIMPLEMENTED, before
+   * any request is pulled.
+   */
+  readonly requestStreamsUnsupported?: string;
   /** The connectivity state; `tryToConnect` starts connecting when idle. Never SHUTDOWN: the channel says that. */
   getState(tryToConnect: boolean): Exclude<ConnectivityState, 'SHUTDOWN'>;
   /** Calls `listener` whenever the state may have changed. */

@@ -1,4 +1,4 @@
-import type { ClientCallOptions, ClientCallPort, ClientTransport, ConnectivityState, RequestStreamSupport } from '../client/core.js';
+import type { ClientCallOptions, ClientCallPort, ClientTransport, ConnectivityState } from '../client/core.js';
 import { FetchCall, REQUEST_STREAMS_UNSUPPORTED, type FetchCallConfig } from './fetch-call.js';
 
 /**
@@ -7,7 +7,7 @@ import { FetchCall, REQUEST_STREAMS_UNSUPPORTED, type FetchCallConfig } from './
  * close (the channel cancels its calls when it closes).
  * @internal
  */
-export class FetchTransport implements ClientTransport, RequestStreamSupport {
+export class FetchTransport implements ClientTransport {
   readonly #config: FetchCallConfig;
   /** Whether calls go over TLS (https:), which call credentials need. */
   readonly secure: boolean;
