@@ -129,7 +129,8 @@ describe('gRPC-Web over TLS', () => {
     after(() => srv.stop(null));
     const result = await new Promise<{ alpn: unknown; body: Buffer }>((resolve, reject) => {
       const req = https.request(
-        { host: '127.0.0.1', port, method: 'POST', path: '/test.Svc/Echo', ca: certs.ca, servername: 'localhost', ALPNProtocols: ['http/1.1'], headers: { 'content-type': 'application/grpc-web' }, agent: false },
+        // RequestOptions does not list ALPNProtocols, though https.request passes it to tls.connect.
+        { host: '127.0.0.1', port, method: 'POST', path: '/test.Svc/Echo', ca: certs.ca, servername: 'localhost', ALPNProtocols: ['http/1.1'], headers: { 'content-type': 'application/grpc-web' }, agent: false } as https.RequestOptions,
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
