@@ -1,4 +1,5 @@
-// The gRPC interop server (doc/interop-test-descriptions.md, "Server"), on grpc-iter's public API.
+// The gRPC interop server (doc/interop-test-descriptions.md, "Server"), on grpc-iter's public API,
+// serving gRPC and gRPC-Web (CORS open to any origin) on one port.
 //   npm run interop:server -- --port=10000 [--use_tls=true]
 // (In your own project, import from 'grpc-iter' and 'grpc-iter/proto'.)
 import { readFileSync } from 'node:fs';
@@ -163,7 +164,9 @@ export interface InteropServerOptions {
 /** Starts the interop server. @returns the server and the port it listens on */
 export async function startInteropServer(options: InteropServerOptions): Promise<{ server: Server; port: number }> {
   const { TestService } = loadTestProtos();
-  const srv = server();
+  // gRPC-Web is served on the same port; a test server, so CORS is open to any origin and
+  // browser pages anywhere can run the interop cases gRPC-Web can express.
+  const srv = server({ cors: { allowOrigins: '*' } });
   srv.addService(TestService, testService);
   // Health and reflection, so `grpcurl -plaintext localhost:<port> list` and health probes work.
   const health = new HealthServicer();
