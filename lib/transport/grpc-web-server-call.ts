@@ -59,9 +59,11 @@ export interface WebExchange {
   readonly events: EventEmitter;
   /** Whether the response can still be written. */
   readonly writable: boolean;
+  /** Whether the whole request body has arrived (read or not). */
+  readonly bodyComplete: boolean;
   /**
    * Sends the status line and headers. With a `body` (or undefined: empty) that is the whole
-   * response; with null, more follows. With `closeAfter`, the request's unread body is not
+   * response; with null, more follows. With `closeAfter`, the rest of the request body is not
    * wanted: the connection (HTTP/1.1) or stream (HTTP/2) is closed after the response.
    */
   respond(status: number, headers: OutgoingHttpHeaders, body: Uint8Array | undefined | null, closeAfter: boolean): void;
@@ -84,13 +86,22 @@ export interface WebExchange {
 export function http1Exchange(req: IncomingMessage, res: ServerResponse): WebExchange {
   res.sendDate = false;
   const socket: Socket = req.socket;
-  const closeAfterFinish = (): void => {
+  // The response goes out before the request body has fully arrived. A short rest (by its
+  // Content-Length) is read and dropped so the connection can serve the next request, if it
+  // arrives soon; a long or unknown one is not waited for: "Connection: close".
+  const bodyNotWanted = (headers: OutgoingHttpHeaders | undefined): void => {
+    if (req.complete) return;
+    const length = Number(req.headers['content-length']);
+    const close = headers === undefined || !(length <= DISCARD_BODY_BYTES);
+    if (close && headers !== undefined) headers['connection'] = 'close';
     res.once('finish', () => {
-      // The unread body is not wanted: FIN after the response, and close for good soon after.
-      socket.end();
+      if (req.complete) return;
+      if (close) socket.end();
       const timer = setTimeout(() => socket.destroy(), STATUS_FLUSH_MS);
       timer.unref();
-      socket.once('close', () => clearTimeout(timer));
+      const clear = (): void => clearTimeout(timer);
+      socket.once('close', clear);
+      if (!close) req.once('end', clear);
     });
   };
   return {
@@ -99,11 +110,11 @@ export function http1Exchange(req: IncomingMessage, res: ServerResponse): WebExc
     get writable() {
       return !res.writableEnded && !res.destroyed;
     },
+    get bodyComplete() {
+      return req.complete;
+    },
     respond(status, headers, body, closeAfter) {
-      if (closeAfter && !req.readableEnded) {
-        headers['connection'] = 'close';
-        closeAfterFinish();
-      }
+      if (closeAfter) bodyNotWanted(headers);
       res.writeHead(status, headers);
       if (body === undefined) res.end();
       else if (body !== null) res.end(body);
@@ -114,7 +125,7 @@ export function http1Exchange(req: IncomingMessage, res: ServerResponse): WebExc
       return res.write(chunk);
     },
     end(chunk, closeAfter) {
-      if (closeAfter && !req.readableEnded) closeAfterFinish();
+      if (closeAfter) bodyNotWanted(undefined);
       if (chunk !== undefined) res.end(chunk);
       else res.end();
     },
@@ -129,6 +140,9 @@ export function http1Exchange(req: IncomingMessage, res: ServerResponse): WebExc
     },
   };
 }
+
+/** The most of an unwanted HTTP/1.1 request body that is read and dropped to keep its connection. */
+const DISCARD_BODY_BYTES = 64 * 1024;
 
 /**
  * A gRPC-Web exchange on one HTTP/2 stream.
@@ -146,6 +160,9 @@ export function http2Exchange(stream: ServerHttp2Stream): WebExchange {
     events: stream,
     get writable() {
       return !stream.destroyed && !stream.closed && !stream.writableEnded;
+    },
+    get bodyComplete() {
+      return stream.readableEnded;
     },
     respond(status, headers, body, closeAfter) {
       guard(() => stream.respond({ ...headers, ':status': status }, { endStream: body === undefined, sendDate: false } as never));
@@ -207,8 +224,6 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
   #requestCompression: Compression = Compression.NoCompression;
   #responseCompression: Compression = Compression.NoCompression;
   #flushTimer: NodeJS.Timeout | undefined;
-  /** The request's body is not wanted any more: close the connection or stream after the response. */
-  #dropBody = false;
   /** Resolvers of whatever waits on the exchange (readable, drain); a cancel wakes them all. */
   #waiters: Array<() => void> = [];
 
@@ -332,7 +347,6 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
     const timer =
       init.bodyTimeoutMs < 2_147_483_647
         ? setTimeout(() => {
-            this.#dropBody = true;
             this.cancel(new RpcError(StatusCode.CANCELLED, `Call cancelled: the request body did not arrive within ${init.bodyTimeoutMs} ms`), true);
           }, init.bodyTimeoutMs)
         : undefined;
@@ -354,10 +368,6 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
         if (body.readableEnded) break;
         await this.#waitFor(body, READ_EVENTS);
       }
-    } catch (err) {
-      // A bad or oversized body: whatever else the client sends is not read.
-      if (err instanceof RpcError && this.state < FINISHED) this.#dropBody = true;
-      throw err;
     } finally {
       if (timer !== undefined) clearTimeout(timer);
     }
@@ -378,7 +388,6 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
    * and the iterator throws.
    */
   requests<T>(): AsyncIterable<T> {
-    this.#dropBody = true;
     this.cancel(new RpcError(StatusCode.UNIMPLEMENTED, 'Cannot call a client-streaming or bidi-streaming method over gRPC-Web: it carries one request message'), true);
     const error = this.abortError();
     return {
@@ -463,7 +472,11 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
     this.markFinished(code, details);
     const exchange = this.#exchange;
     if (!exchange.writable) return;
-    const closeAfter = this.#dropBody;
+    // A status sent while the body is still arriving (an early answer, a bad or oversized
+    // message, a slow body) ends the exchange after the response: the rest is not read, so a
+    // client cannot keep a connection busy sending what nobody wants. A body that has arrived
+    // whole but was not read is discarded, and the HTTP/1.1 connection kept.
+    const closeAfter = !exchange.bodyComplete;
     if (!headersSent && lastMessage === undefined) {
       // PROTOCOL-WEB.md: a Trailers-Only response carries the status in the headers, no body.
       const headers = this.#headers(trailers);

@@ -296,7 +296,7 @@ export class TransportServer {
         else this.#armHeadersTimer(socket, state);
       });
     }
-    if (this.#closing) res.shouldKeepAlive = false;
+    if (this.#closing) res.setHeader('connection', 'close');
     // HTTP/1.1 keeps header names as sent; gRPC metadata keys are lower-case.
     const raw = req.rawHeaders;
     const rawHeaders: string[] = [];

@@ -77,6 +77,33 @@ describe('gRPC-Web oversized bodies', () => {
     assert.equal(stream.rstCode, http2.constants.NGHTTP2_NO_ERROR);
   });
 
+  it('closes an HTTP/1.1 connection whose body is still arriving when the call is answered (an unknown method)', async () => {
+    const s = await startServer(handlers);
+    after(() => s.close());
+    const c = await rawConnect(s.address);
+    c.socket.write(head('/test.Svc/Nope', 'Content-Length: 100000\r\n'));
+    c.socket.write(webFrame('x'.repeat(99_995)).subarray(0, 100));
+    const response = await c.waitFor('\r\n\r\n');
+    assert.match(response, /grpc-status: 12\r\n/i);
+    assert.match(response, /connection: close\r\n/i);
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 3000).unref());
+    assert.equal(await Promise.race([c.closed.then(() => 'closed'), timeout]), 'closed');
+  });
+
+  it('keeps an HTTP/1.1 connection whose whole body had arrived when the call was answered without reading it', async () => {
+    const s = await startServer(handlers);
+    after(() => s.close());
+    const c = await rawConnect(s.address);
+    const body = webFrame('unread');
+    c.socket.write(head('/test.Svc/Nope', `Content-Length: ${body.length}\r\n`));
+    c.socket.write(body);
+    await c.waitFor('grpc-status: 12');
+    const next = webFrame('next');
+    c.socket.write(head('/test.Svc/Echo', `Content-Length: ${next.length}\r\n`));
+    c.socket.write(next);
+    assert.match(await c.waitFor('grpc-status: 0'), /next/);
+  });
+
   it('answers HTTP/1.1 headers over the hard metadata limit with 431', async () => {
     const s = await startServer(handlers);
     after(() => s.close());
