@@ -4,8 +4,8 @@ import type { ConnectivityState } from './client-connection.js';
 /*
  * The call ports: what the server and the client see of one call, whatever wire it came on
  * (DESIGN.md §1). A transport adapts each call into a port; nothing above transport/ knows
- * which wire that was. Implementations: node:http2 (http2-server-call.ts, client-call.ts) and the
- * in-process transport (in-process.ts).
+ * which wire that was. Implementations: node:http2 (http2-server-call.ts, client-call.ts),
+ * gRPC-Web on the server (grpc-web-server-call.ts) and the in-process transport (in-process.ts).
  *
  *   server side                                    client side
  *   ───────────                                    ───────────
