@@ -58,6 +58,9 @@ export interface WorkerLimits {
   readonly maxSendMessageBytes: number;
 }
 
+/** How long stop() lets handlers in workers end after their calls were cancelled, in ms. @internal */
+export const WORKER_STOP_MS = 2000;
+
 // This file's own extension: `.js` in dist, `.ts` when run from source under tsx.
 const ENTRY = fileURLToPath(new URL(`./worker-entry${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
@@ -70,6 +73,8 @@ export class WorkerPool {
   readonly #pool: Piscina;
   readonly #limits: WorkerLimits;
   readonly #report: ErrorReporter;
+  // Calls handed to the pool and not yet settled, so stop() can let cancelled handlers end.
+  readonly #inFlight = new Set<Promise<void>>();
 
   /**
    * @throws RangeError for a bad option; TypeError for a module that is not a URL or string
@@ -143,15 +148,26 @@ export class WorkerPool {
       port: port2,
     };
     const call = new MainSide(port, port1, method, this.#report);
-    this.#pool.run(task, { transferList: request === undefined ? [port2] : [port2, request] }).then(
+    const settled = this.#pool.run(task, { transferList: request === undefined ? [port2] : [port2, request] }).then(
       () => call.settled(undefined),
       (err: unknown) => call.settled(err),
     );
+    this.#inFlight.add(settled);
+    void settled.then(() => this.#inFlight.delete(settled));
   }
 
-  /** Terminates the workers (calls still running in them have been cancelled by then). */
-  destroy(): Promise<void> {
-    return this.#pool.destroy();
+  /**
+   * Terminates the workers. Calls still running have been cancelled by then (stop's grace is
+   * over); their handlers get up to WORKER_STOP_MS to see the signal and end (their `finally`
+   * blocks run) before the threads are terminated.
+   */
+  async destroy(): Promise<void> {
+    if (this.#inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.#inFlight), new Promise<void>((resolve) => (timer = setTimeout(resolve, WORKER_STOP_MS)))]);
+      clearTimeout(timer);
+    }
+    await this.#pool.destroy();
   }
 }
 
