@@ -263,7 +263,7 @@ const workloads: Array<[string, () => Promise<void>]> = [
   ['streaming', streaming],
   ['pingpong', pingPong],
   ['memory', memory],
-  ['grpcweb', () => grpcWebUnary({ rounds: plan.rounds, requests: plan.unaryRequests, h2load: h2loadPath(), notes, record, run })],
+  ['grpcweb', () => grpcWebUnary({ rounds: plan.rounds, seconds: plan.clientSeconds, h2load: h2loadPath(), notes, record, run })],
 ];
 
 const started = Date.now();
