@@ -1,8 +1,8 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import { StatusCode, unaryUnaryRpcMethodHandler } from '../../lib/index.js';
-import { decode, encode, startServer } from '../helpers/grpc.js';
+import { StatusCode, unaryStreamRpcMethodHandler, unaryUnaryRpcMethodHandler, type RpcError, type ServicerContext } from '../../lib/index.js';
+import { decode, defer, encode, startServer } from '../helpers/grpc.js';
 import { WIRES, post, rawConnect, webFrame } from './grpc-web-wire.js';
 
 // DESIGN.md §5 for gRPC-Web: bad input gets the same answers as on gRPC, and nothing else breaks.
@@ -179,4 +179,50 @@ describe('many HTTP/1.1 keep-alive connections', () => {
     await s.close();
     await Promise.all(connections.map((c) => c.closed));
   });
+});
+
+describe('gRPC-Web clients that do not read', () => {
+  for (const wire of ['HTTP/1.1', 'HTTP/2'] as const) {
+    it(`pauses a server stream whose ${wire} client stops reading: memory stays bounded, and leaving cancels it`, async () => {
+      let produced = 0;
+      const reason = defer<unknown>();
+      const chunk = 'x'.repeat(64 * 1024);
+      const s = await startServer({
+        Flood: unaryStreamRpcMethodHandler(async function* (_r: string, context: ServicerContext) {
+          context.signal.addEventListener('abort', () => reason.resolve(context.signal.reason), { once: true });
+          for (;;) {
+            produced++;
+            yield chunk;
+          }
+        }, decode, encode),
+      });
+      after(() => s.close());
+      let stop = (): void => undefined;
+      if (wire === 'HTTP/1.1') {
+        const c = await rawConnect(s.address);
+        const body = webFrame('go');
+        c.socket.write(head('/test.Svc/Flood', `Content-Length: ${body.length}\r\n`));
+        c.socket.write(body);
+        await c.waitFor('\r\n\r\n');
+        c.socket.pause();
+        stop = () => c.socket.destroy();
+      } else {
+        const session = http2.connect(`http://${s.address}`);
+        const stream = session.request({ ':method': 'POST', ':path': '/test.Svc/Flood', 'content-type': 'application/grpc-web' });
+        stream.end(webFrame('go'));
+        await new Promise((resolve) => stream.once('response', resolve));
+        stream.pause();
+        stop = () => session.destroy();
+      }
+      // The handler runs only as fast as the client reads: once the buffers are full it waits.
+      let last = -1;
+      for (let i = 0; i < 25 && produced !== last; i++) {
+        last = produced;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.ok(produced * chunk.length < 32 * 1024 * 1024, `${produced} messages of 64 KiB produced`);
+      stop();
+      assert.equal(((await reason) as RpcError).code, StatusCode.CANCELLED);
+    });
+  }
 });
