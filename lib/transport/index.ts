@@ -1,8 +1,9 @@
 /**
  * The call ports and the transports that make them: node:http2 server sessions and client
- * connections, gRPC-Web over HTTP/1.1 and HTTP/2 on the same ports, and the in-process transport. Only {@link ConnectivityState} and
- * {@link AuthContext} are public; the rest is the barrel server/ and client/ import through, in
- * statements tagged internal that stripInternal drops from the published .d.ts.
+ * connections, gRPC-Web over HTTP/1.1 and HTTP/2 on the same ports, and the in-process
+ * transport. Only {@link ConnectivityState} and {@link AuthContext} are public; the rest is the
+ * barrel server/ and client/ import through, in statements tagged internal that stripInternal
+ * drops from the published .d.ts.
  * @packageDocumentation
  */
 export { type ConnectivityState } from './client-connection.js';
