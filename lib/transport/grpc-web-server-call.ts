@@ -190,6 +190,7 @@ export function http2Exchange(stream: ServerHttp2Stream): WebExchange {
 
 /** What admission learnt of a gRPC-Web request, for its call. @internal */
 export interface WebCallInit {
+  /** The method's path, `/package.Service/Method`. */
   readonly path: string;
   /** The Host / `:authority` of the request. */
   readonly authority: string | undefined;
@@ -199,9 +200,11 @@ export interface WebCallInit {
   readonly requestText: boolean;
   /** The format of the response (Accept honoured). */
   readonly responseFormat: GrpcWebFormat;
+  /** The request's `grpc-accept-encoding`: what responses may be compressed with. */
   readonly acceptEncoding: string | undefined;
   /** CORS headers for every response of this call (the origin is allowed), or undefined. */
   readonly cors: Readonly<Record<string, string>> | undefined;
+  /** The message size limits. */
   readonly limits: ServerCallLimits;
   /** A unary request body must have arrived whole within this many milliseconds. */
   readonly bodyTimeoutMs: number;
