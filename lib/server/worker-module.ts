@@ -1,5 +1,5 @@
 import type { ServiceDefinition } from '../protocol/index.js';
-import type { AnyRpcMethodHandler } from './handlers.js';
+import type { AnyRpcMethodHandler, unaryUnaryRpcMethodHandler } from './handlers.js';
 import type { MethodInvoker } from './normalize.js';
 import { Server, registeredInvokers, type ServiceImplementation } from './server.js';
 import type { Description } from './worker-protocol.js';
@@ -11,8 +11,18 @@ import type { Description } from './worker-protocol.js';
  * works: plain and async functions, `function*`, `async function*`, functions returning iterables.
  */
 export type WorkerService =
-  | { readonly definition: ServiceDefinition; readonly implementation: ServiceImplementation }
-  | { readonly serviceName: string; readonly methodHandlers: Readonly<Record<string, AnyRpcMethodHandler>> };
+  | {
+      /** The service definition (from `loadProto`, generated code or `@grpc/proto-loader`). */
+      readonly definition: ServiceDefinition;
+      /** The behaviors by method name, as for {@link Server.addService}. */
+      readonly implementation: ServiceImplementation;
+    }
+  | {
+      /** The full service name, e.g. `'imaging.Resizer'`. */
+      readonly serviceName: string;
+      /** Method handlers by method name, from {@link unaryUnaryRpcMethodHandler} and its siblings. */
+      readonly methodHandlers: Readonly<Record<string, AnyRpcMethodHandler>>;
+    };
 
 /**
  * What a module served by {@link Server.addWorkerHandlers} exports as its default export: its

@@ -114,6 +114,11 @@ export class WorkerPool {
 
   /** Serves the call on `port` in a worker. Never throws; the call ends with a status. */
   run(port: ServerCallPort, method: WorkerMethod): void {
+    if (port.passesValues === true) {
+      // An in-process channel with `serialize: false` hands over values, which cannot cross threads as such.
+      port.finish(StatusCode.INTERNAL, 'Cannot run handler in a worker thread: the channel passes values, not bytes (use serialize: true)');
+      return;
+    }
     if (method.requestStreaming) {
       this.#start(port, method, undefined);
       return;

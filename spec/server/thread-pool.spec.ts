@@ -4,8 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { server, StatusCode, type Server } from '../../lib/index.js';
-import { defer, jsClient, sleep, type JsClient, type Kind } from '../helpers/grpc.js';
+import { inProcessChannel, RpcError, server, StatusCode, type Server } from '../../lib/index.js';
+import { decode, defer, encode, jsClient, sleep, type JsClient, type Kind } from '../helpers/grpc.js';
 import { frame, grpcHeaders, rawRequest, statusOf } from '../helpers/raw.js';
 import { REPORTS } from './fixtures/thread-pool-handlers.js';
 
@@ -252,6 +252,42 @@ describe('worker thread pool (addWorkerHandlers)', () => {
     call.on('status', () => ended.resolve(null));
     call.cancel();
     await ended;
+  });
+});
+
+describe('worker thread pool over an in-process channel', () => {
+  it('serves a unary and a bidi call from a worker to our client, with no socket', async () => {
+    const srv = server({ onHandlerError: () => undefined });
+    await srv.addWorkerHandlers(HANDLERS, { maxWorkers: 1 });
+    await srv.start();
+    const channel = inProcessChannel(srv);
+    try {
+      assert.equal(await channel.unaryUnary('/test.Worker/Echo', encode, decode)('in'), 'echo:in:worker');
+      const responses: string[] = [];
+      for await (const r of channel.streamStream('/test.Worker/Bidi', encode, decode)(['a', 'b'])) responses.push(r);
+      assert.deepEqual(responses, ['re:a', 're:b']);
+    } finally {
+      channel.close();
+      await srv.stop(null);
+    }
+  });
+
+  it('answers INTERNAL to a channel that passes values (serialize: false): values cannot cross threads', async () => {
+    const srv = server({ onHandlerError: () => undefined });
+    await srv.addWorkerHandlers(HANDLERS, { maxWorkers: 1 });
+    await srv.start();
+    const channel = inProcessChannel(srv, { serialize: false });
+    try {
+      await assert.rejects(channel.unaryUnary('/test.Worker/Echo')(encode('v')), (err: unknown) => {
+        assert.ok(err instanceof RpcError);
+        assert.equal(err.code, StatusCode.INTERNAL);
+        assert.match(err.details, /passes values, not bytes/);
+        return true;
+      });
+    } finally {
+      channel.close();
+      await srv.stop(null);
+    }
   });
 });
 
