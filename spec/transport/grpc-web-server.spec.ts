@@ -10,6 +10,7 @@ import {
   streamUnaryRpcMethodHandler,
   unaryStreamRpcMethodHandler,
   unaryUnaryRpcMethodHandler,
+  type ServerInterceptor,
   type ServicerContext,
 } from '../../lib/index.js';
 import { decode, defer, encode, jsClient, startServer, type TestServer } from '../helpers/grpc.js';
@@ -275,3 +276,28 @@ describe('gRPC-Web request metadata', () => {
   });
 });
 
+
+describe('gRPC-Web through the server pipeline', () => {
+  it('runs interceptors and the executor as for gRPC: a refusal, a wrapped response stream', async () => {
+    const requireToken: ServerInterceptor = {
+      interceptService(continuation, details) {
+        if (details.invocationMetadata.get('authorization') !== 'Bearer ok') throw new RpcError(StatusCode.UNAUTHENTICATED, 'Cannot call: bad token');
+        return continuation(details);
+      },
+    };
+    const upper: ServerInterceptor = {
+      async *interceptCall(_kind, requests, _context, next) {
+        for await (const response of next(requests)) yield String(response).toUpperCase();
+      },
+    };
+    const s = await startServer(handlers(), { interceptors: [requireToken, upper], executor: { maxWorkers: 2 } });
+    after(() => s.close());
+    for (const wire of WIRES) {
+      const refused = await post(wire, s.address, '/test.Svc/Count', webFrame('2'));
+      assert.equal(refused.headers['grpc-status'], String(StatusCode.UNAUTHENTICATED), wire);
+      const r = await post(wire, s.address, '/test.Svc/Count', webFrame('2'), { headers: { authorization: 'Bearer ok' } });
+      assert.deepEqual(r.messages.map(String), ['N1', 'N2'], wire);
+      assert.equal(r.trailers?.['grpc-status'], '0');
+    }
+  });
+});
