@@ -76,7 +76,8 @@ interface Http1State {
  *
  *   cleartext ── first bytes are the HTTP/2 preface "PRI * HTTP/2.0..." ──► http2 server
  *             └─ anything else ───────────────────────────────────────────► http server (HTTP/1.1)
- *   TLS ──────── ALPN "h2" ──► http2 server;  "http/1.1" ──► http server;  none ──► as cleartext
+ *   TLS ──────── ALPN "h2" ──► http2 server;  "http/1.1" ──► http server;  none ──► read as cleartext
+ *                (node:http2 refuses HTTP/2 without ALPN over TLS, as before: RFC 9113 §3.3)
  *
  * On HTTP/2, a stream with a gRPC content type is a gRPC call (http2-admission.ts) and any
  * other goes to gRPC-Web admission (grpc-web-admission.ts); HTTP/1.1 requests all go there
