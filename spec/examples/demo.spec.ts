@@ -188,3 +188,14 @@ describe('examples', () => {
     assert.equal(readFileSync('examples/proto/generated/greeter.ts', 'utf8'), file!.content, 'run: npm run gen -- -I examples/proto greeter.proto --out examples/proto/generated --import-from ../../../lib/index.js');
   });
 });
+
+describe('examples: thread pool', () => {
+  it('thread-pool: a CPU-bound service in two worker threads while pings on the main thread keep answering', async () => {
+    const { code, stdout } = await run('examples/thread-pool/main.ts');
+    assert.equal(code, 0, stdout);
+    assert.match(stdout, /^ping: pong \(thread 0\)$/m);
+    assert.match(stdout, /^hashes: 4 answered by 2 worker threads, none by the main thread \(0\): true$/m);
+    assert.match(stdout, /^pings while hashing: \d+, slowest [\d.]+ ms, hashing took \d+ ms$/m);
+    assert.match(stdout, /^the main thread stayed free: true$/m);
+  });
+});
