@@ -6,6 +6,7 @@
 //   npm run bench -- --smoke       a few seconds: every contender answers every workload correctly
 //   npm run bench -- --only unary,streaming   some workloads only
 //   npm run bench -- --only grpcweb           gRPC-Web unary over HTTP/1.1 and HTTP/2 beside connect-node
+//   npm run bench -- --only threadpool        CPU-bound handlers: a 2-worker pool beside the main thread, grpc-js and grpcio
 // Markdown tables go to stdout; the raw numbers to bench/results/latest.json.
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { GRPC_WEB_CONTENDERS, grpcWebTables, grpcWebUnary } from './grpc-web.js';
+import { THREAD_POOL_CONTENDERS, threadPoolBench, threadPoolTables } from './thread-pool.js';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const SERVERS = ['grpc-iter', 'grpc-js', 'bare'] as const;
@@ -264,6 +266,7 @@ const workloads: Array<[string, () => Promise<void>]> = [
   ['pingpong', pingPong],
   ['memory', memory],
   ['grpcweb', () => grpcWebUnary({ rounds: plan.rounds, seconds: plan.clientSeconds, h2load: h2loadPath(), notes, record, run })],
+  ['threadpool', () => threadPoolBench({ rounds: plan.rounds, seconds: plan.clientSeconds, trivialCalls: plan.pingPongs, h2load: h2loadPath(), notes, record, run })],
 ];
 
 const started = Date.now();
@@ -290,6 +293,7 @@ const sections = [
   table('4b. Bidi ping-pong latency, p99', 'pingpong-p99', 'µs', true, 1),
   ...plan.idle.flatMap((n) => [table(`5. Server RSS with ${fmt(n)} idle streams`, `memory-${n}`, 'MB', true, 1), table(`5. Bytes per idle stream (${fmt(n)} streams)`, `memory-${n}-per-stream`, 'bytes', true)]),
   ...grpcWebTables(results),
+  ...threadPoolTables(results),
   ...notes.map((n) => `> ${n}\n`),
 ];
 console.log(sections.filter((s) => s !== '').join('\n'));
@@ -310,6 +314,9 @@ const targets: Array<[string, number | undefined, number]> = [
   ...plan.idle.map((n): [string, number | undefined, number] => [`memory per idle stream (${fmt(n)}) ≤ grpc-js`, ratio(`memory-${n}-per-stream`, 'grpc-iter', 'grpc-js', true), 1]),
   ['gRPC-Web unary over HTTP/1.1 ≥ 1.5× connect-node', ratio('grpcweb-h1', 'grpc-iter', 'connect-node'), 1.5],
   ['gRPC-Web unary over HTTP/2 ≥ 1.5× connect-node', ratio('grpcweb-h2', 'grpc-iter', 'connect-node'), 1.5],
+  ['CPU-bound unary, 2 workers ≥ 1.7× main thread', ratio('threadpool-burn', 'grpc-iter workers (2)', 'grpc-iter main thread'), 1.7],
+  ['cheap unary p99 under CPU load, workers ≤ 5 ms', results['threadpool-cheap-p99']?.['grpc-iter workers (2)'] === undefined ? undefined : 5 / results['threadpool-cheap-p99']!['grpc-iter workers (2)']!.median, 1],
+  ['health check p99 under CPU load, workers ≤ 5 ms', results['threadpool-health-p99']?.['grpc-iter workers (2)'] === undefined ? undefined : 5 / results['threadpool-health-p99']!['grpc-iter workers (2)']!.median, 1],
 ];
 if (!smoke) {
   console.log(['### Targets', '', '| target | measured | met |', '|---|---:|---|', ...targets.filter(([, r]) => r !== undefined).map(([t, r, min]) => `| ${t} | ${r!.toFixed(2)}× | ${r! >= min ? 'yes' : 'no'} |`)].join('\n'));
@@ -323,7 +330,7 @@ if (smoke) {
   // Every contender must have answered every workload that ran.
   const missing: string[] = [];
   for (const [w, byName] of Object.entries(results)) {
-    const expected: readonly string[] = w.startsWith('client') ? CLIENTS : w.startsWith('grpcweb') ? GRPC_WEB_CONTENDERS : SERVERS;
+    const expected: readonly string[] = w.startsWith('client') ? CLIENTS : w.startsWith('grpcweb') ? GRPC_WEB_CONTENDERS : w.startsWith('threadpool') ? (w === 'threadpool-trivial' ? THREAD_POOL_CONTENDERS.slice(0, 2) : THREAD_POOL_CONTENDERS) : SERVERS;
     for (const n of expected) if (!(byName[n]!?.median > 0) && !w.endsWith('per-stream')) missing.push(`${w}/${n}`);
   }
   if (missing.length > 0) {

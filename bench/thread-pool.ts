@@ -1,0 +1,173 @@
+// 7. The thread pool: a unary handler burning ~2 ms of CPU under closed-loop load (h2load, 4
+// connections × 8 streams), served by grpc-iter's 2-worker pool (addWorkerHandlers), by
+// grpc-iter on its main thread, by @grpc/grpc-js, and by Python grpcio's
+// ThreadPoolExecutor(max_workers=2). While the load runs, a probe times a cheap unary call and
+// a health check on the same server, one at a time. Then, without load, the latency of a trivial
+// unary call served by a worker against the same call on the main thread: what a worker adds.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** The contenders of the thread-pool workload. */
+export const THREAD_POOL_CONTENDERS = ['grpc-iter workers (2)', 'grpc-iter main thread', 'grpc-js', 'grpcio ThreadPoolExecutor (2)'] as const;
+type Contender = (typeof THREAD_POOL_CONTENDERS)[number];
+
+/** What the workload needs from the suite. */
+export interface ThreadPoolHarness {
+  readonly rounds: number;
+  /** Seconds each load run measures for (after a warm-up second). */
+  readonly seconds: number;
+  /** Trivial calls timed per overhead sample. */
+  readonly trivialCalls: number;
+  readonly h2load: string | undefined;
+  readonly notes: string[];
+  record(workload: string, contender: string, value: number): void;
+  run(command: string, argv: string[]): Promise<string>;
+}
+
+const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+const PYTHON = '/usr/bin/python3'; // Debian's python3-grpcio is installed for the system Python
+
+function command(name: Contender): [string, string[]] {
+  switch (name) {
+    case 'grpc-iter workers (2)':
+      return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'workers', '2']];
+    case 'grpc-iter main thread':
+      return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'main']];
+    case 'grpc-js':
+      return [process.execPath, [here('./contenders/thread-pool-grpc-js-server.mjs')]];
+    case 'grpcio ThreadPoolExecutor (2)':
+      return [PYTHON, [here('./contenders/thread-pool-grpcio-server.py'), '2']];
+  }
+}
+
+class PoolServerProcess {
+  readonly #child: ChildProcess;
+  port = 0;
+
+  constructor(readonly name: Contender, env: NodeJS.ProcessEnv) {
+    const [cmd, argv] = command(name);
+    this.#child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  }
+
+  async start(): Promise<this> {
+    for await (const line of createInterface({ input: this.#child.stdout! })) {
+      if (line.startsWith('READY ')) {
+        this.port = Number(line.slice(6));
+        return this;
+      }
+    }
+    throw new Error(`${this.name} server exited before it was ready`);
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null) return;
+    this.#child.stdin!.write('exit\n');
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 5000);
+    await once(this.#child, 'exit');
+    clearTimeout(timer);
+  }
+}
+
+/** Runs the workload; without h2load or grpcio it says so in a note and measures what it can. */
+export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
+  if (h.h2load === undefined) {
+    h.notes.push('The thread-pool workload was not measured: h2load is missing (`sudo apt-get install nghttp2-client`).');
+    return;
+  }
+  const hasGrpcio = await h.run(PYTHON, ['-c', 'import grpc']).then(() => true, () => false);
+  if (!hasGrpcio) h.notes.push('grpcio was left out of the thread-pool workload: `/usr/bin/python3 -c "import grpc"` failed (`sudo apt-get install python3-grpcio`).');
+  const contenders = THREAD_POOL_CONTENDERS.filter((c) => hasGrpcio || !c.startsWith('grpcio'));
+  const dir = mkdtempSync(join(tmpdir(), 'grpc-iter-thread-pool-'));
+  const body = join(dir, 'empty.bin');
+  writeFileSync(body, Buffer.alloc(5)); // one uncompressed, empty message
+  // Calibrated once, the best of three (the least disturbed by whatever else the machine runs),
+  // so every Node contender does the same work per call; grpcio calibrates its own loop alike.
+  const best = async (cmd: string, argv: string[]): Promise<number> => {
+    let n = 0;
+    for (let i = 0; i < 3; i++) n = Math.max(n, Number(/ITERATIONS (\d+)/.exec(await h.run(cmd, argv))?.[1] ?? 0));
+    return n;
+  };
+  const env: NodeJS.ProcessEnv = { THREAD_POOL_ITERATIONS: String(await best(process.execPath, [here('./contenders/thread-pool-work.mjs')])) };
+  if (hasGrpcio) env.THREAD_POOL_PY_ITERATIONS = String(await best(PYTHON, [here('./contenders/thread-pool-grpcio-server.py'), '--calibrate']));
+  h.notes.push(`Thread-pool work per call: ${env.THREAD_POOL_ITERATIONS} chained SHA-256 in Node${hasGrpcio ? `, ${env.THREAD_POOL_PY_ITERATIONS} in Python` : ''} (each ~2 ms on an idle core).`);
+  const node = (...argv: Array<string | number>): Promise<string> => h.run(process.execPath, [here('./clients/thread-pool-probe.mjs'), ...argv.map(String)]);
+  try {
+    for (let round = 0; round < h.rounds; round++) {
+      for (const name of contenders) {
+        const s = await new PoolServerProcess(name, env).start();
+        try {
+          const check = /CHECK (\d+)/.exec(await node('check', s.port));
+          if (check?.[1] !== '8') throw new Error(`${name}: bench.Work/Burn did not answer 8 bytes`);
+          const seconds = Math.max(1, Math.round(h.seconds));
+          const load = h.run(h.h2load, ['-D', String(seconds), '--warm-up-time=1', '-c', '4', '-m', '8', '-t', '1', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://127.0.0.1:${s.port}/bench.Work/Burn`]);
+          // The probe starts with the warm-up second and ends before the load does.
+          const probe = node('latency', s.port, seconds);
+          const [out, lat] = await Promise.all([load, probe]);
+          const rate = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
+          const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed/.exec(out);
+          if (rate === null || failed === null || failed[1] !== '0') throw new Error(`${name}: h2load did not finish cleanly:\n${out}`);
+          h.record('threadpool-burn', name, Number(rate[1]));
+          for (const [, probeName, , p99] of lat.matchAll(/LAT (\w+) ([\d.]+) ([\d.]+) \d+/g)) h.record(`threadpool-${probeName}-p99`, name, Number(p99));
+          if (name.startsWith('grpc-iter')) {
+            const trivial = /TRIVIAL ([\d.]+)/.exec(await node('trivial', s.port, h.trivialCalls));
+            if (trivial === null) throw new Error(`${name}: no trivial-call timing`);
+            h.record('threadpool-trivial', name, Number(trivial[1]));
+          }
+        } finally {
+          await s.stop();
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Stat {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** The workload's Markdown tables, or nothing when it did not run. */
+export function threadPoolTables(results: Record<string, Record<string, Stat>>): string[] {
+  const burn = results['threadpool-burn'];
+  if (burn === undefined) return [];
+  const main = burn['grpc-iter main thread']?.median;
+  const lines = [
+    '### 7a. CPU-bound unary (~2 ms of CPU per call), closed loop, 4 connections × 8 streams',
+    '',
+    '| contender | median req/s | min | max | vs grpc-iter main thread |',
+    '|---|---:|---:|---:|---:|',
+  ];
+  for (const [name, s] of Object.entries(burn)) lines.push(`| ${name} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${main ? `${(s.median / main).toFixed(2)}×` : ''} |`);
+  lines.push('', '### 7b. While that load runs: p99 latency of a cheap unary call and of a health check on the same server', '', '| contender | cheap unary p99 ms | health check p99 ms |', '|---|---:|---:|');
+  for (const name of Object.keys(burn)) {
+    const cheap = results['threadpool-cheap-p99']?.[name];
+    const health = results['threadpool-health-p99']?.[name];
+    lines.push(`| ${name} | ${cheap ? fmt(cheap.median, 2) : ''} | ${health ? fmt(health.median, 2) : ''} |`);
+  }
+  const trivial = results['threadpool-trivial'];
+  const inWorker = trivial?.['grpc-iter workers (2)']?.median;
+  const onMain = trivial?.['grpc-iter main thread']?.median;
+  if (inWorker !== undefined && onMain !== undefined) {
+    lines.push(
+      '',
+      '### 7c. A trivial unary call, one at a time, no load: what a worker thread adds',
+      '',
+      '| served by | median µs per call | min | max |',
+      '|---|---:|---:|---:|',
+      ...Object.entries(trivial!).map(([name, s]) => `| ${name} | ${fmt(s.median, 1)} | ${fmt(s.min, 1)} | ${fmt(s.max, 1)} |`),
+      '',
+      `A worker adds ${fmt(inWorker - onMain, 1)} µs per call (median against median).`,
+    );
+  }
+  return [`${lines.join('\n')}\n`];
+}
