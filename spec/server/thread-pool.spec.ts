@@ -13,7 +13,7 @@ const HANDLERS = new URL('./fixtures/thread-pool-handlers.mjs', import.meta.url)
 const METHODS: Record<string, Kind> = {
   Echo: 'unary', EchoAsync: 'unary', Thread: 'unary', Count: 'serverStream', Join: 'clientStream', Bidi: 'bidi', Context: 'unary',
   SetCode: 'unary', Abort: 'unary', AbortWithStatus: 'unary', Throw: 'unary', Spin: 'unary', Burn: 'unary', Sleep: 'unary', Crash: 'unary',
-  Produce: 'serverStream', TakeOne: 'clientStream',
+  Produce: 'serverStream', TakeOne: 'clientStream', Mark: 'unary', Callback: 'unary',
 };
 
 /** Messages the fixture's handlers post from inside their worker. */
@@ -159,6 +159,13 @@ describe('worker thread pool (addWorkerHandlers)', () => {
     const w = await s.client.unary('AbortWithStatus', '');
     assert.equal(w.status?.code, StatusCode.FAILED_PRECONDITION);
     assert.equal(w.status?.details, 'Cannot go on: not ready');
+  });
+
+  it('runs addCallback in the worker once the call has ended', async () => {
+    const ran = reports.next((m) => m.id === 'cb' && m.callback === true);
+    const r = await s.client.unary('Callback', 'cb');
+    assert.equal(r.value, 'true');
+    assert.equal((await ran).activeThen, false);
   });
 
   it('answers UNKNOWN for a handler that throws, and reports the error on the main thread', async () => {
@@ -316,6 +323,24 @@ describe('worker thread pool: failures and limits', () => {
       assert.equal(codes.filter((c) => c === StatusCode.RESOURCE_EXHAUSTED).length, 2);
     } finally {
       await s.close();
+    }
+  });
+
+  it('a call whose deadline passes while it waits for a worker never runs its handler', async () => {
+    const reports = new Reports();
+    const s = await start({ maxWorkers: 1 });
+    try {
+      const busy = s.client.unary('Sleep', '400');
+      const queued = await s.client.unary('Spin', 'queued', new grpc.Metadata(), { deadline: Date.now() + 100 });
+      assert.equal(queued.status?.code, StatusCode.DEADLINE_EXCEEDED);
+      assert.equal((await busy).value, 'slept');
+      // The one worker takes calls in order: once the next call has run, the queued one was passed over.
+      await s.client.unary('Mark', 'after-queued');
+      await reports.next((m) => m.id === 'after-queued');
+      assert.deepEqual(reports.all((m) => m.id === 'queued'), []);
+    } finally {
+      await s.close();
+      reports.close();
     }
   });
 
