@@ -94,7 +94,7 @@ export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
   };
   const env: NodeJS.ProcessEnv = { THREAD_POOL_ITERATIONS: String(await best(process.execPath, [here('./contenders/thread-pool-work.mjs')])) };
   if (hasGrpcio) env.THREAD_POOL_PY_ITERATIONS = String(await best(PYTHON, [here('./contenders/thread-pool-grpcio-server.py'), '--calibrate']));
-  h.notes.push(`Thread-pool work per call: ${env.THREAD_POOL_ITERATIONS} chained SHA-256 in Node${hasGrpcio ? `, ${env.THREAD_POOL_PY_ITERATIONS} in Python` : ''} (each ~2 ms on an idle core).`);
+  h.notes.push(`Thread-pool work per call: ${env.THREAD_POOL_ITERATIONS} xorshift32 rounds in Node${hasGrpcio ? `, ${env.THREAD_POOL_PY_ITERATIONS} in Python` : ''} (each ~2 ms on an idle core).`);
   const node = (...argv: Array<string | number>): Promise<string> => h.run(process.execPath, [here('./clients/thread-pool-probe.mjs'), ...argv.map(String)]);
   try {
     for (let round = 0; round < h.rounds; round++) {

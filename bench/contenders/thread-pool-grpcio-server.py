@@ -1,11 +1,10 @@
 # The thread-pool workload on Python grpcio: grpc.server(futures.ThreadPoolExecutor(max_workers=N))
-# with generic handlers over raw bytes (no stubs). The work is the same chained SHA-256 over 32
-# bytes, its iteration count calibrated to ~2 ms on an idle core like the Node contenders'. Small
-# digests keep the GIL held, so the pool's threads take turns: the contrast the workload shows.
+# with generic handlers over raw bytes (no stubs). The work is the same xorshift32 loop as the Node
+# contenders', its iteration count calibrated to ~2 ms on an idle core. Pure Python holds the GIL,
+# so the pool's threads take turns: the contrast the workload shows.
 #   /usr/bin/python3 thread-pool-grpcio-server.py [max_workers]   prints READY <port>, exits on "exit"
 #   /usr/bin/python3 thread-pool-grpcio-server.py --calibrate     prints ITERATIONS <n>
 # THREAD_POOL_PY_ITERATIONS, when set, is the count to use (the suite calibrates once).
-import hashlib
 import os
 import sys
 import time
@@ -17,10 +16,12 @@ BURN_MS = 2.0
 
 
 def chain(iterations):
-    digest = bytes(32)
+    x = 2463534242
     for _ in range(iterations):
-        digest = hashlib.sha256(digest).digest()
-    return digest
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+    return x.to_bytes(4, 'big') + bytes(4)
 
 
 def calibrate():
