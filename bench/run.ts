@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { GRPC_WEB_CONTENDERS, grpcWebTables, grpcWebUnary } from './grpc-web.js';
-import { THREAD_POOL_CONTENDERS, threadPoolBench, threadPoolTables } from './thread-pool.js';
+import { threadPoolBench, threadPoolMeasured, threadPoolTables } from './thread-pool.js';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const SERVERS = ['grpc-iter', 'grpc-js', 'bare'] as const;
@@ -330,7 +330,7 @@ if (smoke) {
   // Every contender must have answered every workload that ran.
   const missing: string[] = [];
   for (const [w, byName] of Object.entries(results)) {
-    const expected: readonly string[] = w.startsWith('client') ? CLIENTS : w.startsWith('grpcweb') ? GRPC_WEB_CONTENDERS : w.startsWith('threadpool') ? (w === 'threadpool-trivial' ? THREAD_POOL_CONTENDERS.slice(0, 2) : THREAD_POOL_CONTENDERS) : SERVERS;
+    const expected: readonly string[] = w.startsWith('client') ? CLIENTS : w.startsWith('grpcweb') ? GRPC_WEB_CONTENDERS : w.startsWith('threadpool') ? threadPoolMeasured().filter((c) => w !== 'threadpool-trivial' || c.startsWith('grpc-iter')) : SERVERS;
     for (const n of expected) if (!(byName[n]!?.median > 0) && !w.endsWith('per-stream')) missing.push(`${w}/${n}`);
   }
   if (missing.length > 0) {

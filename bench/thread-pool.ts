@@ -16,6 +16,14 @@ import { fileURLToPath } from 'node:url';
 export const THREAD_POOL_CONTENDERS = ['grpc-iter workers (2)', 'grpc-iter main thread', 'grpc-js', 'grpcio ThreadPoolExecutor (2)'] as const;
 type Contender = (typeof THREAD_POOL_CONTENDERS)[number];
 
+// The contenders the last run measured (grpcio is left out when it is not installed).
+let measured: readonly Contender[] = [];
+
+/** The contenders the last run of {@link threadPoolBench} measured, for the smoke check. */
+export function threadPoolMeasured(): readonly string[] {
+  return measured;
+}
+
 /** What the workload needs from the suite. */
 export interface ThreadPoolHarness {
   readonly rounds: number;
@@ -82,6 +90,9 @@ export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
   const hasGrpcio = await h.run(PYTHON, ['-c', 'import grpc']).then(() => true, () => false);
   if (!hasGrpcio) h.notes.push('grpcio was left out of the thread-pool workload: `/usr/bin/python3 -c "import grpc"` failed (`sudo apt-get install python3-grpcio`).');
   const contenders = THREAD_POOL_CONTENDERS.filter((c) => hasGrpcio || !c.startsWith('grpcio'));
+  measured = contenders;
+  // A smoke run (under a second per workload) skips the warm-up and calibrates once.
+  const quickRun = h.seconds < 1;
   const dir = mkdtempSync(join(tmpdir(), 'grpc-iter-thread-pool-'));
   const body = join(dir, 'empty.bin');
   writeFileSync(body, Buffer.alloc(5)); // one uncompressed, empty message
@@ -89,7 +100,7 @@ export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
   // so every Node contender does the same work per call; grpcio calibrates its own loop alike.
   const best = async (cmd: string, argv: string[]): Promise<number> => {
     let n = 0;
-    for (let i = 0; i < 3; i++) n = Math.max(n, Number(/ITERATIONS (\d+)/.exec(await h.run(cmd, argv))?.[1] ?? 0));
+    for (let i = 0; i < (quickRun ? 1 : 3); i++) n = Math.max(n, Number(/ITERATIONS (\d+)/.exec(await h.run(cmd, argv))?.[1] ?? 0));
     return n;
   };
   const env: NodeJS.ProcessEnv = { THREAD_POOL_ITERATIONS: String(await best(process.execPath, [here('./contenders/thread-pool-work.mjs')])) };
@@ -104,7 +115,7 @@ export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
           const check = /CHECK (\d+)/.exec(await node('check', s.port));
           if (check?.[1] !== '8') throw new Error(`${name}: bench.Work/Burn did not answer 8 bytes`);
           const seconds = Math.max(1, Math.round(h.seconds));
-          const load = h.run(h.h2load, ['-D', String(seconds), '--warm-up-time=1', '-c', '4', '-m', '8', '-t', '1', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://127.0.0.1:${s.port}/bench.Work/Burn`]);
+          const load = h.run(h.h2load, ['-D', String(seconds), `--warm-up-time=${quickRun ? 0 : 1}`, '-c', '4', '-m', '8', '-t', '1', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://127.0.0.1:${s.port}/bench.Work/Burn`]);
           // The probe starts with the warm-up second and ends before the load does.
           const probe = node('latency', s.port, seconds);
           const [out, lat] = await Promise.all([load, probe]);
