@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
@@ -141,6 +142,15 @@ describe('worker thread pool (addWorkerHandlers)', () => {
     assert.deepEqual(r.metadata?.get('x-initial'), ['from-worker']);
     assert.deepEqual(r.status?.metadata.get('x-trailer'), ['from-worker']);
     assert.deepEqual(r.status?.metadata.get('x-bin-bin'), [Buffer.from([1, 2, 3])]);
+  });
+
+  it('setCompression in the worker compresses the response on the wire', async () => {
+    const r = await rawRequest(`127.0.0.1:${s.port}`, grpcHeaders('/test.Worker/Compressed', { 'grpc-accept-encoding': 'gzip' }), frame('z'));
+    assert.equal(statusOf(r).code, StatusCode.OK);
+    assert.equal(r.headers['grpc-encoding'], 'gzip');
+    assert.equal(r.messages.length, 1);
+    assert.equal(r.messages[0]!.compressed, true);
+    assert.equal(gunzipSync(r.messages[0]!.payload).toString(), 'compressed:z');
   });
 
   it('sends setCode, setDetails and trailers from the worker, dropping the response', async () => {
