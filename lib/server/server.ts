@@ -27,7 +27,7 @@ import {
 } from './handlers.js';
 import { checkInterceptors, composeInterceptors, wrapInvoker, type Continuation, type InterceptedHandler, type ServerInterceptor } from './interceptors.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptionsInit } from './options.js';
-import { WorkerPool, type WorkerPoolOptions } from './worker-pool.js';
+import { WorkerPool, workerMethodHandler, type WorkerPoolOptions } from './worker-pool.js';
 import type { WorkerMethod } from './worker-protocol.js';
 
 /** @internal How a worker reads the invokers an unstarted Server built for its module. */
@@ -132,8 +132,10 @@ export class Server {
   #graceTimer: NodeJS.Timeout | undefined;
   #stopped: Promise<void> | undefined;
   #terminated: Array<() => void> = [];
-  // Methods served by worker pools (addWorkerHandlers), looked up before everything else.
+  // Methods served by worker pools (addWorkerHandlers), looked up before everything else, and
+  // the handlers that stand for them where interceptors see handlers.
   readonly #workerMethods = new Map<string, { pool: WorkerPool; method: WorkerMethod }>();
+  readonly #workerHandlers = new WeakMap<AnyRpcMethodHandler, { pool: WorkerPool; method: WorkerMethod }>();
   readonly #pools: WorkerPool[] = [];
   readonly #pendingPools: Array<Promise<void>> = [];
 
@@ -302,8 +304,9 @@ export class Server {
    * which decodes them, runs the handler with a full {@link ServicerContext} and encodes the
    * responses; streams keep their backpressure both ways. A handler that throws ends its call
    * `UNKNOWN`, reported to `onHandlerError` here; a worker that exits mid-call ends that call
-   * `INTERNAL` and is replaced. Interceptors and `executor` do not apply to these methods; the
-   * pool bounds them, answering `RESOURCE_EXHAUSTED` past `maxQueued` waiting calls.
+   * `INTERNAL` and is replaced. `interceptService` interceptors run on the main thread first (one
+   * may refuse the call); `interceptCall` interceptors and `executor` do not apply. The pool bounds
+   * these calls, answering `RESOURCE_EXHAUSTED` past `maxQueued` waiting calls.
    * `stop()` drains the calls, then terminates the pool.
    * @param module - the handler module: a URL (`new URL('./handlers.js', import.meta.url)`) or a path
    * @param options - the pool's size, queue bound and idle timeout
@@ -323,7 +326,13 @@ export class Server {
     const pool = new WorkerPool(module, options, { maxSendMessageBytes: this.#options.maxSendMessageBytes }, this.#report);
     this.#pools.push(pool);
     const ready = pool.describe().then((description) => {
-      for (const method of description.methods) this.#workerMethods.set(method.path, { pool, method });
+      for (const method of description.methods) {
+        const served = { pool, method };
+        const handler = workerMethodHandler(method);
+        this.#workerMethods.set(method.path, served);
+        this.#workerHandlers.set(handler, served);
+        this.#handlers.set(method.path, handler);
+      }
       for (const service of description.services) this.#noteService(service, undefined);
     });
     // start() waits for it; the caller sees its failure.
@@ -461,13 +470,13 @@ export class Server {
     port.onDone(() => this.#calls.delete(port));
 
     const path = port.path;
-    const inWorker = this.#workerMethods.get(path);
-    if (inWorker !== undefined) {
-      inWorker.pool.run(port, inWorker.method);
-      return;
-    }
     const ctx = new ServerContext(port);
     if (this.#resolve === undefined) {
+      const inWorker = this.#workerMethods.get(path);
+      if (inWorker !== undefined) {
+        inWorker.pool.run(port, inWorker.method);
+        return;
+      }
       const invoker = this.#registered.get(path);
       if (invoker !== undefined) this.#run(port, ctx, invoker);
       else this.#runResolved(port, ctx, this.#lookup({ method: path, get invocationMetadata() { return port.metadata; } }));
@@ -498,6 +507,13 @@ export class Server {
     if (!port.active) return;
     if (handler === null || handler === undefined) {
       port.finish(StatusCode.UNIMPLEMENTED, `Method not found: ${port.path}`);
+      return;
+    }
+    // interceptService let a worker method through as it was: the worker serves it (interceptCall
+    // interceptors wrap main-thread invokers only).
+    const inWorker = this.#workerHandlers.get(handler);
+    if (inWorker !== undefined) {
+      inWorker.pool.run(port, inWorker.method);
       return;
     }
     let invoker: MethodInvoker;

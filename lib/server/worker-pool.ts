@@ -6,6 +6,7 @@ import { Piscina } from 'piscina';
 import { Metadata, RpcError, StatusCode, toRpcError } from '../protocol/index.js';
 import type { ServerCallPort } from '../transport/index.js';
 import type { ErrorReporter } from './dispatch.js';
+import type { AnyRpcMethodHandler } from './handlers.js';
 import { DEFAULT_MAX_QUEUED } from './executor.js';
 import {
   ACK,
@@ -352,6 +353,32 @@ class MainSide {
   #toWorker(message: ToWorker, transfer: ArrayBuffer[] = []): void {
     if (!this.#over) this.#worker.postMessage(message, transfer);
   }
+}
+
+/**
+ * What a worker method looks like to interceptors on the main thread: a handler of the method's
+ * kind. Returned by the continuation as it is, it sends the call to the worker. Its behavior cannot
+ * run here (the handler lives in the worker's module), so an interceptor that wraps it in a handler
+ * of its own ends the call INTERNAL, with a TypeError saying why reported to `onHandlerError`.
+ * @internal
+ */
+export function workerMethodHandler(method: WorkerMethod): AnyRpcMethodHandler {
+  const behavior = (): never => {
+    const cause = new TypeError(`Cannot run ${method.path} on the main thread: it is served by a worker thread, and an interceptor replaced its handler with one that calls the behavior`);
+    throw new RpcError(StatusCode.INTERNAL, 'Cannot run handler: the method is served by a worker thread', { cause });
+  };
+  const key = method.requestStreaming ? (method.responseStreaming ? 'streamStream' : 'streamUnary') : method.responseStreaming ? 'unaryStream' : 'unaryUnary';
+  return Object.freeze({
+    requestStreaming: method.requestStreaming,
+    responseStreaming: method.responseStreaming,
+    requestDeserializer: undefined,
+    responseSerializer: undefined,
+    unaryUnary: undefined,
+    unaryStream: undefined,
+    streamUnary: undefined,
+    streamStream: undefined,
+    [key]: behavior,
+  });
 }
 
 // piscina's rejections for a full queue (its Errors.TaskQueueAtLimit and NoTaskQueueAvailable).

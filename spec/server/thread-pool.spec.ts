@@ -5,7 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
-import { inProcessChannel, RpcError, server, StatusCode, type Server } from '../../lib/index.js';
+import { inProcessChannel, RpcError, server, StatusCode, unaryUnaryRpcMethodHandler, type AnyRpcMethodHandler, type Server, type ServerInterceptor } from '../../lib/index.js';
 import { decode, defer, encode, jsClient, sleep, type JsClient, type Kind } from '../helpers/grpc.js';
 import { frame, grpcHeaders, rawRequest, statusOf } from '../helpers/raw.js';
 import { REPORTS } from './fixtures/thread-pool-handlers.js';
@@ -304,6 +304,48 @@ describe('worker thread pool over an in-process channel', () => {
     } finally {
       channel.close();
       await srv.stop(null);
+    }
+  });
+});
+
+describe('worker thread pool with server interceptors', () => {
+  const tokenCheck: ServerInterceptor = {
+    interceptService(continuation, details) {
+      if (details.invocationMetadata.get('x-token') !== 'open sesame') throw new RpcError(StatusCode.UNAUTHENTICATED, 'Cannot call: no token');
+      return continuation(details);
+    },
+  };
+  const wrapper: ServerInterceptor = {
+    interceptService(continuation, details) {
+      const handler = continuation(details) as AnyRpcMethodHandler | null;
+      if (details.method !== '/test.Worker/Echo' || handler === null) return handler;
+      return unaryUnaryRpcMethodHandler((request: never, context) => (handler.unaryUnary as (r: never, c: typeof context) => unknown)(request, context));
+    },
+  };
+
+  it('interceptService runs on the main thread before a worker method: a refusing one refuses, a passing one lets the worker answer', async () => {
+    const s = await start({ maxWorkers: 1 }, { interceptors: [tokenCheck] });
+    try {
+      const refused = await s.client.unary('Echo', 'x');
+      assert.equal(refused.status?.code, StatusCode.UNAUTHENTICATED);
+      const md = new grpc.Metadata();
+      md.set('x-token', 'open sesame');
+      assert.equal((await s.client.unary('Echo', 'x', md)).value, 'echo:x:worker');
+      assert.deepEqual((await s.client.bidi('Bidi', ['a'], md)).value, ['re:a']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an interceptor that wraps a worker method in a handler of its own ends the call INTERNAL, saying why', async () => {
+    const s = await start({ maxWorkers: 1 }, { interceptors: [wrapper] });
+    try {
+      const r = await s.client.unary('Echo', 'x');
+      assert.equal(r.status?.code, StatusCode.INTERNAL);
+      assert.match(String((s.errors[0]?.error as Error | undefined)?.message), /served by a worker thread/);
+      assert.equal((await s.client.unary('EchoAsync', 'y')).value, 'async:y:worker');
+    } finally {
+      await s.close();
     }
   });
 });
