@@ -1,7 +1,7 @@
 // The benchmark suite: grpc-iter side by side with @grpc/grpc-js and a bare node:http2 server,
 // each contender in its own process, rounds interleaved (A B C A B C ...), medians with min and
 // max, and ratios to grpc-js and to the bare ceiling.
-//   npm run bench                  full run (about 6 minutes)
+//   npm run bench                  full run (about 12 minutes; gRPC-Web ~2 and the thread pool ~4 of them)
 //   npm run bench -- --quick       fewer, shorter rounds (about 2 minutes)
 //   npm run bench -- --smoke       a few seconds: every contender answers every workload correctly
 //   npm run bench -- --only unary,streaming   some workloads only
