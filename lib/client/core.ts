@@ -31,7 +31,6 @@ export { type ChannelOptions, type ChannelOptionsInit } from './options.js';
 /** @internal Resolving channel options once, for transports that need them (web/). */
 export { resolveChannelOptions, type ResolvedChannelOptions } from './options.js';
 export { interceptChannel, InterceptedChannel, type ClientInterceptor, type ClientCallDetails, type ClientNext, type Invoker } from './interceptors.js';
-/** @internal What a transport says when it cannot carry request streams (web/). */
 /** @internal The call port and transport types a transport built outside transport/ implements (web/); type-only, so no transport code comes along. */
 export type { ClientTransport, ClientCallPort, ClientCallOptions, CallStatus } from '../transport/index.js';
 export type { ConnectivityState } from '../transport/index.js';

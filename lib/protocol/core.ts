@@ -68,7 +68,6 @@ export {
   encodeTrailerFrame,
   parseTrailerBlock,
   createWebFrameDecoder,
-  base64Encode,
   createBase64Decoder,
   type GrpcWebFormat,
   type WebFrame,

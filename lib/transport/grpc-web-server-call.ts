@@ -9,7 +9,6 @@ import {
   RpcError,
   StatusCode,
   compress,
-  compressionFromName,
   compressionName,
   createBase64Decoder,
   createWebFrameDecoder,
@@ -224,8 +223,6 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
   readonly #init: WebCallInit;
   readonly #contentType: string;
   #metadata: Metadata | undefined;
-  #requestCompression: Compression = Compression.NoCompression;
-  #responseCompression: Compression = Compression.NoCompression;
   #flushTimer: NodeJS.Timeout | undefined;
   /** Resolvers of whatever waits on the exchange (readable, drain); a cancel wakes them all. */
   #waiters: Array<() => void> = [];
@@ -236,6 +233,7 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
     this.#init = init;
     this.path = init.path;
     this.#contentType = grpcWebContentType(init.responseFormat);
+    this.acceptEncoding = init.acceptEncoding;
     exchange.events.on('close', () => this.#onClose());
     exchange.events.on('error', noop); // reported through 'close'
     exchange.body.on('error', noop);
@@ -252,34 +250,6 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
 
   peerInfo(): PeerInfo {
     return this.#exchange.peerInfo();
-  }
-
-  /**
-   * Takes the request's `grpc-encoding`, as for gRPC (PROTOCOL-WEB.md keeps gRPC's compression).
-   * Returns false (after answering UNIMPLEMENTED) when the codec is unknown.
-   */
-  acceptRequestEncoding(name: string | undefined): boolean {
-    if (name === undefined || name === 'identity') return true;
-    const algorithm = compressionFromName(name);
-    if (algorithm === undefined) {
-      this.finish(StatusCode.UNIMPLEMENTED, `Cannot decompress request: unsupported grpc-encoding "${name}"`);
-      return false;
-    }
-    this.#requestCompression = algorithm;
-    return true;
-  }
-
-  setResponseCompression(algorithm: Compression): void {
-    if (this.headersSent) return;
-    if (algorithm === Compression.NoCompression) {
-      this.#responseCompression = algorithm;
-      return;
-    }
-    // doc/compression.md: never send an encoding the peer did not list.
-    const accepted = this.#init.acceptEncoding;
-    if (accepted !== undefined && accepted.split(',').some((e) => e.trim() === compressionName(algorithm))) {
-      this.#responseCompression = algorithm;
-    }
   }
 
   cancel(reason: RpcError, sendStatus: boolean): void {
@@ -379,10 +349,10 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
     if (message === undefined) throw new RpcError(StatusCode.INTERNAL, 'Cannot accept request: a unary method got no request message');
     this.lastMessageCompressed = message.compressed;
     if (!message.compressed) return message.payload;
-    if (this.#requestCompression === Compression.NoCompression) {
+    if (this.requestCompression === Compression.NoCompression) {
       throw new RpcError(StatusCode.INTERNAL, 'Cannot decompress request: compressed flag set without grpc-encoding');
     }
-    return decompress(this.#requestCompression, message.payload, init.limits.maxReceiveMessageBytes);
+    return decompress(this.requestCompression, message.payload, init.limits.maxReceiveMessageBytes);
   }
 
   /**
@@ -402,7 +372,7 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
 
   #headers(metadata: Metadata | undefined): HeaderMap {
     const headers: HeaderMap = { 'content-type': this.#contentType, 'grpc-accept-encoding': ACCEPT_ENCODING };
-    if (this.#responseCompression !== Compression.NoCompression) headers['grpc-encoding'] = compressionName(this.#responseCompression);
+    if (this.responseCompression !== Compression.NoCompression) headers['grpc-encoding'] = compressionName(this.responseCompression);
     if (metadata !== undefined) metadataToHeaders(metadata, headers);
     this.#addCors(headers, metadata);
     return headers;
@@ -436,14 +406,14 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
     if (this.state >= FINISHED) return undefined;
     checkSendSize(payload, this.#init.limits.maxSendMessageBytes);
     if (this.state === OPEN) this.sendHeaders();
-    if (compress && this.#responseCompression !== Compression.NoCompression) {
+    if (compress && this.responseCompression !== Compression.NoCompression) {
       return this.#compressed(payload).then((frame) => this.#write(frame));
     }
     return this.#write(encodeFrame(payload, false));
   }
 
   #compressed(payload: Uint8Array): Promise<Buffer> {
-    return compress(this.#responseCompression, payload).then((bytes) => encodeFrame(bytes, true));
+    return compress(this.responseCompression, payload).then((bytes) => encodeFrame(bytes, true));
   }
 
   #write(frame: Uint8Array): Promise<void> | undefined {
@@ -461,7 +431,7 @@ export class GrpcWebServerCall extends ServerCallState implements ServerCallPort
   sendUnary(payload: Uint8Array, compress: boolean, trailers: Metadata | undefined, details: string): Promise<void> | undefined {
     if (this.state >= FINISHED) return undefined;
     checkSendSize(payload, this.#init.limits.maxSendMessageBytes);
-    if (compress && this.#responseCompression !== Compression.NoCompression) {
+    if (compress && this.responseCompression !== Compression.NoCompression) {
       return this.#compressed(payload).then((frame) => {
         if (this.state < FINISHED) this.#sendStatus(StatusCode.OK, details, trailers, frame);
       });

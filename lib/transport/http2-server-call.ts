@@ -5,7 +5,6 @@ import {
   RpcError,
   StatusCode,
   compress,
-  compressionFromName,
   compressionName,
   createFrameDecoder,
   decompress,
@@ -50,8 +49,6 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
   readonly #session: ServerHttp2Session;
   readonly #limits: ServerCallLimits;
   #metadata: Metadata | undefined;
-  #requestCompression: Compression = Compression.NoCompression;
-  #responseCompression: Compression = Compression.NoCompression;
   #flushTimer: NodeJS.Timeout | undefined;
   #trailers: HeaderMap | undefined;
   #readStarted = false;
@@ -62,7 +59,6 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
   // Only what later steps read is kept of the request headers (memory per idle stream counts).
   readonly #rawHeaders: readonly string[];
   readonly #authority: string | undefined;
-  readonly #acceptEncoding: string | undefined;
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[], limits: ServerCallLimits) {
     super();
@@ -70,7 +66,7 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
     this.#session = stream.session as ServerHttp2Session;
     this.path = headers[':path'] ?? '';
     this.#authority = headers[':authority'];
-    this.#acceptEncoding = headerString(headers['grpc-accept-encoding']);
+    this.acceptEncoding = headerString(headers['grpc-accept-encoding']);
     // node:http2 joins repeated headers with ", " in `headers`; the raw list keeps them apart.
     this.#rawHeaders = rawHeaders;
     this.#limits = limits;
@@ -89,34 +85,6 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
 
   peerInfo(): PeerInfo {
     return peerOfSession(this.#session);
-  }
-
-  /**
-   * Takes the request's `grpc-encoding`. Returns false (after answering UNIMPLEMENTED) when the
-   * codec is unknown: doc/compression.md asks for UNIMPLEMENTED and our accept list.
-   */
-  acceptRequestEncoding(name: string | undefined): boolean {
-    if (name === undefined || name === 'identity') return true;
-    const algorithm = compressionFromName(name);
-    if (algorithm === undefined) {
-      this.finish(StatusCode.UNIMPLEMENTED, `Cannot decompress request: unsupported grpc-encoding "${name}"`);
-      return false;
-    }
-    this.#requestCompression = algorithm;
-    return true;
-  }
-
-  setResponseCompression(algorithm: Compression): void {
-    if (this.headersSent) return;
-    if (algorithm === Compression.NoCompression) {
-      this.#responseCompression = algorithm;
-      return;
-    }
-    // doc/compression.md: never send an encoding the peer did not list.
-    const accepted = this.#acceptEncoding;
-    if (accepted !== undefined && accepted.split(',').some((e) => e.trim() === compressionName(algorithm))) {
-      this.#responseCompression = algorithm;
-    }
   }
 
   /**
@@ -240,19 +208,19 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
   }
 
   async #decompress(payload: Uint8Array): Promise<Uint8Array> {
-    if (this.#requestCompression === Compression.NoCompression) {
+    if (this.requestCompression === Compression.NoCompression) {
       throw new RpcError(StatusCode.INTERNAL, 'Cannot decompress request: compressed flag set without grpc-encoding');
     }
-    return decompress(this.#requestCompression, payload, this.#limits.maxReceiveMessageBytes);
+    return decompress(this.requestCompression, payload, this.#limits.maxReceiveMessageBytes);
   }
 
   // ---- outbound ----
 
   #responseHeaders(metadata: Metadata | undefined): HeaderMap {
-    const plain = this.#responseCompression === Compression.NoCompression;
+    const plain = this.responseCompression === Compression.NoCompression;
     if (plain && (metadata === undefined || metadata.size === 0)) return RESPONSE_HEADERS;
     const headers: HeaderMap = { ...RESPONSE_HEADERS };
-    if (!plain) headers['grpc-encoding'] = compressionName(this.#responseCompression);
+    if (!plain) headers['grpc-encoding'] = compressionName(this.responseCompression);
     if (metadata !== undefined) metadataToHeaders(metadata, headers);
     return headers;
   }
@@ -270,14 +238,14 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
     if (this.state >= FINISHED) return undefined;
     checkSendSize(payload, this.#limits.maxSendMessageBytes);
     if (this.state === OPEN) this.sendHeaders();
-    if (compress && this.#responseCompression !== Compression.NoCompression) {
+    if (compress && this.responseCompression !== Compression.NoCompression) {
       return this.#compressed(payload).then((frame) => this.#writeFrame(frame));
     }
     return this.#writeFrame(encodeFrame(payload, false));
   }
 
   #compressed(payload: Uint8Array): Promise<Buffer> {
-    return compress(this.#responseCompression, payload).then((bytes) => encodeFrame(bytes, true));
+    return compress(this.responseCompression, payload).then((bytes) => encodeFrame(bytes, true));
   }
 
   #writeFrame(frame: Buffer): Promise<void> | undefined {
@@ -296,7 +264,7 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
     if (this.state >= FINISHED) return undefined;
     checkSendSize(payload, this.#limits.maxSendMessageBytes);
     this.sendHeaders();
-    if (compress && this.#responseCompression !== Compression.NoCompression) {
+    if (compress && this.responseCompression !== Compression.NoCompression) {
       return this.#compressed(payload).then((frame) => {
         if (this.state < FINISHED) this.#sendStatus(StatusCode.OK, details, trailers, frame);
       });

@@ -188,7 +188,7 @@ export class InProcessServerCall extends ServerCallState implements ServerCallPo
   // ---- outbound ----
 
   /** There is no wire to compress on: responses go as they are. */
-  setResponseCompression(_compression: Compression): void {}
+  override setResponseCompression(_compression: Compression): void {}
 
   sendHeaders(metadata?: Metadata): void {
     if (this.state !== OPEN) return;

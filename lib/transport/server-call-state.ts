@@ -1,5 +1,5 @@
 import { AbortError } from 'abort-controller-x';
-import { RpcError, StatusCode } from '../protocol/index.js';
+import { Compression, RpcError, StatusCode, compressionFromName, compressionName } from '../protocol/index.js';
 import type { ServerCallStatus } from './call-port.js';
 
 /*
@@ -38,6 +38,12 @@ export abstract class ServerCallState {
   headersSent = false;
 
   protected state = OPEN;
+  /** The codec of the request's compressed messages (its `grpc-encoding`). */
+  protected requestCompression: Compression = Compression.NoCompression;
+  /** The codec responses are compressed with, once chosen. */
+  protected responseCompression: Compression = Compression.NoCompression;
+  /** The request's `grpc-accept-encoding`: what the client takes. */
+  protected acceptEncoding: string | undefined;
   #controller: AbortController | undefined;
   #abortReason: RpcError | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
@@ -102,6 +108,37 @@ export abstract class ServerCallState {
 
   /** Ends the call abnormally; see {@link ServerCallPort.cancel}. */
   abstract cancel(reason: RpcError, sendStatus: boolean): void;
+
+  /** Ends the call with a status; see {@link ServerCallPort.finish}. */
+  abstract finish(code: StatusCode, details: string): void;
+
+  /**
+   * Takes the request's `grpc-encoding`. Returns false (after answering UNIMPLEMENTED) when the
+   * codec is unknown: doc/compression.md asks for UNIMPLEMENTED and our accept list.
+   */
+  acceptRequestEncoding(name: string | undefined): boolean {
+    if (name === undefined || name === 'identity') return true;
+    const algorithm = compressionFromName(name);
+    if (algorithm === undefined) {
+      this.finish(StatusCode.UNIMPLEMENTED, `Cannot decompress request: unsupported grpc-encoding "${name}"`);
+      return false;
+    }
+    this.requestCompression = algorithm;
+    return true;
+  }
+
+  /** Compresses responses with `algorithm` if the client listed it (doc/compression.md: never send an encoding the peer did not list); only before headers. */
+  setResponseCompression(algorithm: Compression): void {
+    if (this.headersSent) return;
+    if (algorithm === Compression.NoCompression) {
+      this.responseCompression = algorithm;
+      return;
+    }
+    const accepted = this.acceptEncoding;
+    if (accepted !== undefined && accepted.split(',').some((e) => e.trim() === compressionName(algorithm))) {
+      this.responseCompression = algorithm;
+    }
+  }
 
   /** Records that the status `code`/`details` is being sent: the call is FINISHED. */
   protected markFinished(code: StatusCode, details: string): void {

@@ -7,7 +7,6 @@ import {
   decodeGrpcMessage,
   encodeGrpcTimeout,
   encodeWebFrame,
-  base64Encode,
   headersToMetadata,
   metadataToHeaders,
   parseGrpcWebContentType,
@@ -18,6 +17,7 @@ import {
   type HeaderMap,
   type WebFrameDecoder,
 } from '../protocol/core.js';
+import { base64Encode } from '../util/index.js';
 import type { CallStatus, ClientCallOptions, ClientCallPort } from '../client/core.js';
 
 /**

@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test';
+import { base64Encode } from '../../lib/util/index.js';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   RpcError,
   StatusCode,
   TRAILER_FLAG,
-  base64Encode,
   createBase64Decoder,
   createWebFrameDecoder,
   encodeTrailerFrame,
