@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import { Http2Code, type RpcError, encodeGrpcMessage, headerListSize, isGrpcContentType, metadataTooLarge, requestTimeoutMs } from '../protocol/index.js';
+import { Http2Code, type RpcError, encodeGrpcMessage, headerListSize, metadataTooLarge, requestTimeoutMs } from '../protocol/index.js';
 import type { ServerCallLimits } from './call-port.js';
 import { guard } from './http2-requests.js';
 import { Http2ServerCall, headerString } from './http2-server-call.js';
@@ -11,11 +11,12 @@ export interface Http2AdmissionLimits extends ServerCallLimits {
 }
 
 /**
- * Turns a new node:http2 stream into a gRPC call, or answers it: the one place where an HTTP/2
- * request is checked before the server sees it (DESIGN.md §5). In order:
+ * Turns a new node:http2 stream whose content type is gRPC's (`application/grpc[+x]`: the
+ * transport sends every other stream to gRPC-Web admission, which answers 415 for what is
+ * neither) into a gRPC call, or answers it: the one place where an HTTP/2 gRPC request is checked
+ * before the server sees it (DESIGN.md §5). In order:
  *
  *   metadata over grpc.max_metadata_size ─► Trailers-Only RESOURCE_EXHAUSTED, then RST NO_ERROR
- *   content-type not application/grpc[+x] ─► HTTP 415 (PROTOCOL-HTTP2.md: not for us)
  *   :method not POST ──────────────────────► HTTP 405
  *   grpc-timeout malformed ────────────────► INTERNAL
  *   grpc-encoding unknown ─────────────────► UNIMPLEMENTED with our accept list (doc/compression.md)
@@ -33,11 +34,6 @@ export function admitHttp2Stream(stream: ServerHttp2Stream, headers: IncomingHtt
     return undefined;
   }
   const call = new Http2ServerCall(stream, headers, rawHeaders, limits);
-  const contentType = headers['content-type'];
-  if (contentType === undefined || !isGrpcContentType(contentType)) {
-    call.rejectHttp(415);
-    return undefined;
-  }
   if (headers[':method'] !== 'POST') {
     call.rejectHttp(405);
     return undefined;
