@@ -2,6 +2,7 @@
 // health service, all listening on the same port. SIGTERM to the primary stops every worker
 // gracefully; a worker that dies on its own is replaced.
 //   node --import tsx examples/cluster/server.ts [--workers N] [--host 0.0.0.0] [--port 50051] [--grace 10]
+//     [--max-connection-age-ms MS]
 // (In your own project, import from 'grpc-iter', 'grpc-iter/health', 'grpc-iter/reflection' and
 // 'abort-controller-x'.)
 import cluster, { type Worker } from 'node:cluster';
@@ -20,12 +21,17 @@ const { values: flags } = parseArgs({
     host: { type: 'string', default: '0.0.0.0' },
     port: { type: 'string', default: '50051' },
     grace: { type: 'string', default: '10' },
+    'max-connection-age-ms': { type: 'string' },
   },
 });
 const workers = Number(flags.workers);
 const grace = Number(flags.grace);
 if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`Cannot start: --workers must be a positive integer, got "${flags.workers}"`);
 if (!(grace >= 0)) throw new RangeError(`Cannot start: --grace must be a number of seconds, got "${flags.grace}"`);
+const maxConnectionAgeMs = flags['max-connection-age-ms'] === undefined ? undefined : Number(flags['max-connection-age-ms']);
+if (maxConnectionAgeMs !== undefined && !(maxConnectionAgeMs > 0)) {
+  throw new RangeError(`Cannot start: --max-connection-age-ms must be a positive number, got "${flags['max-connection-age-ms']}"`);
+}
 
 /** What a worker tells the primary over the cluster IPC channel. */
 type WorkerMessage = { type: 'listening'; port: number } | { type: 'stopping' };
@@ -102,7 +108,9 @@ async function runPrimary(): Promise<void> {
 }
 
 async function runWorker(): Promise<void> {
-  const srv = server();
+  // A connection older than the age limit gets GOAWAY (doc/keepalive.md's server-side
+  // MAX_CONNECTION_AGE): its client reconnects, re-resolves DNS and so finds new replicas.
+  const srv = server(maxConnectionAgeMs === undefined ? {} : { options: { 'grpc.max_connection_age_ms': maxConnectionAgeMs } });
   const health = new HealthServicer();
   let stopped: Promise<void> | undefined;
   const stop = (): void => {
