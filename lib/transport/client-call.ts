@@ -254,7 +254,9 @@ export class ClientCall implements ClientCallPort {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#status !== undefined) return;
+    // A status taken from the headers already (HTTP error, wrong content-type) stands: the body
+    // is not gRPC framing, e.g. a proxy's HTML error page (doc/http-grpc-status-mapping.md).
+    if (this.#status !== undefined || this.#receivedStatus !== undefined) return;
     let frames;
     try {
       frames = this.#decoder.decode(chunk);
