@@ -47,10 +47,23 @@ async function runPrimary(): Promise<void> {
   const port = Number(flags.port) === 0 ? await freePort(flags.host) : Number(flags.port);
   let shuttingDown = false;
   let failedExits = 0;
+  let refork: NodeJS.Timeout | undefined;
+  // Workers by pid, from fork to their 'exit' event (cluster.workers drops a worker only once
+  // both its exit and its IPC disconnect are seen, in either order).
+  const live = new Map<number, Worker>();
   const listening = new Set<number>();
   const stopping = new Set<number>();
 
-  const fork = (): Worker => cluster.fork({ [PORT_ENV]: String(port) });
+  const fork = (): void => {
+    refork = undefined;
+    const worker = cluster.fork({ [PORT_ENV]: String(port) });
+    if (worker.process.pid !== undefined) live.set(worker.process.pid, worker);
+  };
+  const exitWhenAllGone = (): void => {
+    if (live.size > 0) return;
+    console.log('primary: all workers stopped');
+    process.exit(failedExits === 0 ? 0 : 1);
+  };
 
   cluster.on('message', (worker: Worker, message: WorkerMessage) => {
     const pid = worker.process.pid ?? 0;
@@ -67,38 +80,37 @@ async function runPrimary(): Promise<void> {
 
   cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
     const pid = worker.process.pid ?? 0;
+    live.delete(pid);
     const wasListening = listening.delete(pid);
     stopping.delete(pid);
     const how = signal !== null ? signal : `code ${code ?? 0}`;
     if (shuttingDown) {
       if (code !== 0) failedExits++;
       console.log(`primary: worker ${pid} exited (${how})`);
-      if (Object.keys(cluster.workers ?? {}).length === 0) {
-        console.log('primary: all workers stopped');
-        process.exit(failedExits === 0 ? 0 : 1);
-      }
+      exitWhenAllGone();
       return;
     }
     // A worker that died before it listened (a bad port, a crash at start-up) is re-forked
     // after a second, so a fault that kills every new worker does not spin the CPU.
     console.log(`primary: worker ${pid} died (${how}); forking a replacement`);
     if (wasListening) fork();
-    else setTimeout(() => (shuttingDown ? undefined : fork()), 1000).unref();
+    else refork ??= setTimeout(fork, 1000);
   });
 
   const shutdown = (signal: string): void => {
     if (shuttingDown) return;
     shuttingDown = true;
-    const running = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    console.log(`primary: ${signal}, stopping ${running.length} workers (grace ${grace} s)`);
+    clearTimeout(refork);
+    console.log(`primary: ${signal}, stopping ${live.size} workers (grace ${grace} s)`);
     // The orchestrator signals the primary only (Kubernetes and Docker signal PID 1), so it
     // passes the signal on. worker.kill() is not used: it disconnects first, which closes the
     // worker's servers without stop(grace).
-    for (const w of running) w.process.kill('SIGTERM');
+    for (const w of live.values()) w.process.kill('SIGTERM');
     // stop(grace) settles within grace + 0.5 s; a worker still there long after is stuck.
     setTimeout(() => {
-      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+      for (const w of live.values()) w.process.kill('SIGKILL');
     }, (grace + 5) * 1000).unref();
+    exitWhenAllGone();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
