@@ -148,5 +148,18 @@ export {
   type ClientNext,
   type Invoker,
   type InProcessChannelOptions,
+  registerResolver,
+  type Resolver,
+  type ResolverListener,
+  type ResolverOptions,
+  type ResolverProvider,
+  type TargetUri,
+  registerLoadBalancer,
+  type LoadBalancer,
+  type LoadBalancerHelper,
+  type LoadBalancerProvider,
+  type Pick,
+  type Picker,
+  type Subchannel,
 } from './client/index.js';
-export { type ConnectivityState, type InProcessServer, inProcessSink } from './transport/index.js';
+export { type ConnectivityState, type Address, type InProcessServer, inProcessSink } from './transport/index.js';

@@ -1,35 +1,54 @@
-import { Http2ClientTransport } from '../transport/index.js';
 import { Channel } from './channel.js';
 import { channelCredentialsOf, type ChannelCredentials } from './credentials.js';
+import { choosePolicy } from './load-balancer.js';
 import { resolveChannelOptions, type ChannelOptionsInit } from './options.js';
-import { parseTarget } from './target.js';
+import { resolverFor } from './resolver.js';
+import { ResolvingTransport } from './resolving-transport.js';
 
 // The channels over node:http2. Kept apart from channel.ts so that Channel itself imports no
 // node transport, and the browser client (web/) can build on it.
 
-/** Parses the target, builds the node:http2 transport for its addresses, and a channel over it. */
+/** Parses the target and options, and builds the resolver, load balancer and channel over them. */
 function http2Channel(target: string, credentials: ChannelCredentials | null, options: ChannelOptionsInit | undefined): Channel {
   const o = resolveChannelOptions(options);
-  const parsed = parseTarget(target);
-  const creds = credentials === null ? undefined : channelCredentialsOf(credentials);
-  const transport = new Http2ClientTransport(parsed.addresses, {
-    tls: creds === undefined ? undefined : { ca: creds.rootCertificates, key: creds.privateKey, cert: creds.certChain, servername: o.sslTargetNameOverride ?? parsed.host },
-    keepaliveTimeMs: o.keepaliveTimeMs,
-    keepaliveTimeoutMs: o.keepaliveTimeoutMs,
-    keepalivePermitWithoutCalls: o.keepalivePermitWithoutCalls,
+  const { uri, provider } = resolverFor(target);
+  const resolverOptions = {
+    defaultPort: 443,
+    minTimeBetweenResolutionsMs: o.dnsMinTimeBetweenResolutionsMs,
     initialBackoffMs: o.initialBackoffMs,
     maxBackoffMs: o.maxBackoffMs,
-    minConnectTimeoutMs: o.minConnectTimeoutMs,
+  };
+  const { authority, host } = provider.authority(uri, resolverOptions);
+  const policy = choosePolicy(o.serviceConfig, o.lbPolicyName);
+  const serviceName = o.serviceConfig?.healthCheckConfig?.serviceName;
+  if (serviceName !== undefined && typeof serviceName !== 'string') throw new TypeError('Cannot use option "grpc.service_config": healthCheckConfig.serviceName must be a string');
+  const creds = credentials === null ? undefined : channelCredentialsOf(credentials);
+  const transport = new ResolvingTransport({
+    uri,
+    resolver: provider,
+    resolverOptions,
+    policy,
+    healthCheckServiceName: serviceName,
+    connection: {
+      tls: creds === undefined ? undefined : { ca: creds.rootCertificates, key: creds.privateKey, cert: creds.certChain, servername: o.sslTargetNameOverride ?? host },
+      keepaliveTimeMs: o.keepaliveTimeMs,
+      keepaliveTimeoutMs: o.keepaliveTimeoutMs,
+      keepalivePermitWithoutCalls: o.keepalivePermitWithoutCalls,
+      initialBackoffMs: o.initialBackoffMs,
+      maxBackoffMs: o.maxBackoffMs,
+      minConnectTimeoutMs: o.minConnectTimeoutMs,
+    },
   });
-  return Channel.withOptions(transport, o.defaultAuthority ?? parsed.authority, o, creds?.callCredentials);
+  return Channel.withOptions(transport, o.defaultAuthority ?? authority, o, creds?.callCredentials);
 }
 
 /**
  * A channel without TLS (grpcio's `grpc.insecure_channel`).
  *
- * @param target - `host:port`, `dns:///host:port`, `ipv4:a:p[,a:p]`, `ipv6:[a]:p`, `unix:path`
+ * @param target - `host:port`, `dns:[//dns-server/]host[:port]`, `ipv4:a:p[,a:p]`, `ipv6:[a]:p[,...]`,
+ *   `unix:path`, `unix:///abs/path`, `unix-abstract:name`, or a scheme registered with {@link registerResolver}
  * @param options - channel arguments, as pairs or an object
- * @returns the channel; it connects when the first call needs it
+ * @returns the channel; it resolves the target and connects when the first call needs it
  * @throws TypeError for a target or option it cannot use
  *
  * @example

@@ -25,8 +25,19 @@ export interface ChannelOptions {
   readonly 'grpc.default_compression_algorithm'?: Compression;
   /** Whether calls are retried per the service config's retryPolicy (`0`/`1` or a boolean). @defaultValue true */
   readonly 'grpc.enable_retries'?: number | boolean;
-  /** The service config as JSON (doc/service_config.md): methodConfig with timeout, retryPolicy, waitForReady. */
+  /**
+   * The service config as JSON (doc/service_config.md): `methodConfig` with timeout, retryPolicy
+   * and waitForReady; `loadBalancingConfig` (`[{ round_robin: {} }]`, `[{ pick_first: { shuffleAddressList: true } }]`);
+   * `healthCheckConfig: { serviceName }` for client-side health checking (gRFC A17).
+   */
   readonly 'grpc.service_config'?: string;
+  /**
+   * The load-balancing policy when the service config names none: `pick_first`, `round_robin`,
+   * or one registered with {@link registerLoadBalancer}. @defaultValue 'pick_first'
+   */
+  readonly 'grpc.lb_policy_name'?: string;
+  /** The least time between two DNS resolutions of the target, in milliseconds. @defaultValue 30_000 */
+  readonly 'grpc.dns_min_time_between_resolutions_ms'?: number;
   /** First reconnect delay, in milliseconds. @defaultValue 1_000 */
   readonly 'grpc.initial_reconnect_backoff_ms'?: number;
   /** Longest reconnect delay, in milliseconds. @defaultValue 120_000 */
@@ -64,6 +75,8 @@ export interface ResolvedChannelOptions {
   readonly minConnectTimeoutMs: number;
   readonly allowInsecureCallCredentials: boolean;
   readonly retryBufferBytes: number;
+  readonly lbPolicyName: string | undefined;
+  readonly dnsMinTimeBetweenResolutionsMs: number;
 }
 
 /** The parts of a service config grpc-iter uses (doc/service_config.md). @internal */
@@ -80,6 +93,12 @@ export interface ServiceConfig {
       readonly retryableStatusCodes: ReadonlyArray<string | number>;
     };
   }>;
+  /** The load-balancing policies in order of preference, each `{ name: config }` (gRFC A24). */
+  readonly loadBalancingConfig?: ReadonlyArray<Readonly<Record<string, unknown>>>;
+  /** The older form: a policy name such as `ROUND_ROBIN`. */
+  readonly loadBalancingPolicy?: string;
+  /** Client-side health checking (gRFC A17). */
+  readonly healthCheckConfig?: { readonly serviceName?: string };
 }
 
 const USER_AGENT = 'grpc-iter/0.1.0';
@@ -115,5 +134,7 @@ export function resolveChannelOptions(init: ChannelOptionsInit | undefined): Res
     minConnectTimeoutMs: args.duration('grpc.min_reconnect_backoff_ms', 20_000, 1),
     allowInsecureCallCredentials: args.flag('grpc-iter.allow_insecure_call_credentials', false),
     retryBufferBytes: args.int('grpc.per_rpc_retry_buffer_size', 256 * 1024, 0),
+    lbPolicyName: args.text('grpc.lb_policy_name'),
+    dnsMinTimeBetweenResolutionsMs: args.duration('grpc.dns_min_time_between_resolutions_ms', 30_000, 0),
   };
 }

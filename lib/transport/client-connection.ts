@@ -7,7 +7,7 @@ import { RpcError, StatusCode } from '../protocol/index.js';
 /** A channel's or connection's connectivity state (grpcio's `ChannelConnectivity`). */
 export type ConnectivityState = 'IDLE' | 'CONNECTING' | 'READY' | 'TRANSIENT_FAILURE' | 'SHUTDOWN';
 
-/** One resolved address. @internal */
+/** One resolved address: a TCP host (an IP address once resolved) and port, or a Unix socket path. */
 export type Address = { readonly host: string; readonly port: number } | { readonly path: string };
 
 /** TLS settings of a client connection. @internal */
@@ -95,22 +95,16 @@ export class Connection {
     const connectOptions: http2.SecureClientSessionOptions = {
       settings: { enablePush: false },
       createConnection: () => {
-        if (o.tls !== undefined) {
-          const tlsOptions: tls.ConnectionOptions = {
-            ALPNProtocols: ['h2'],
-            ...(o.tls.ca !== undefined ? { ca: o.tls.ca } : {}),
-            ...(o.tls.key !== undefined ? { key: o.tls.key } : {}),
-            ...(o.tls.cert !== undefined ? { cert: o.tls.cert } : {}),
-          };
-          const servername = o.tls.servername ?? ('path' in address ? undefined : address.host);
-          if (servername !== undefined && net.isIP(servername) === 0) tlsOptions.servername = servername;
-          if (o.tls.servername !== undefined) {
-            // grpc.ssl_target_name_override: check the certificate against the override name.
-            tlsOptions.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(o.tls!.servername!, cert);
-          }
-          return 'path' in address ? tls.connect({ ...tlsOptions, path: address.path }) : tls.connect({ ...tlsOptions, host: address.host, port: address.port });
-        }
-        return 'path' in address ? net.connect(address.path) : net.connect(address.port, address.host);
+        const socket = openSocket(address, o.tls);
+        // A TLS alert after the handshake (a server that wants a client certificate, TLS 1.3)
+        // destroys the session with neither an 'error' nor a 'close' event of its own (Node 20):
+        // the socket's error ends it.
+        socket.once('error', (err) => {
+          this.#lastError = err.message;
+          onClosed();
+        });
+        socket.once('close', () => onClosed());
+        return socket;
       },
     };
     const session = http2.connect(url, connectOptions);
@@ -120,7 +114,10 @@ export class Connection {
     this.#session = session;
     const connectTimer = setTimeout(() => session.destroy(new Error('connect timeout')), Math.max(o.minConnectTimeoutMs, this.#backoffMs));
     connectTimer.unref();
-    session.once('connect', () => {
+    // READY once the server's SETTINGS arrive, not when the socket opens: a listener that
+    // accepts and drops connections (a proxy with no backend, a process shutting down) must
+    // not look connected, or calls waiting for a connection would be sent into it and fail.
+    session.once('remoteSettings', () => {
       clearTimeout(connectTimer);
       if (this.#session !== session) return;
       this.#backoffMs = o.initialBackoffMs;
@@ -134,12 +131,13 @@ export class Connection {
       // The server is draining this connection: calls on it finish, new calls need another.
       if (this.#session === session) this.#retire(session, 'IDLE');
     });
-    session.once('close', () => {
+    const onClosed = (): void => {
       clearTimeout(connectTimer);
       if (this.#session !== session) return;
       const wasReady = this.#state === 'READY';
       this.#retire(session, wasReady ? 'IDLE' : 'TRANSIENT_FAILURE');
-    });
+    };
+    session.once('close', onClosed);
   }
 
   #retire(session: ClientHttp2Session, next: 'IDLE' | 'TRANSIENT_FAILURE'): void {
@@ -209,6 +207,23 @@ export class Connection {
     this.connect();
   }
 
+  /**
+   * Stops using the connection: no reconnects, no new calls; calls in progress finish, then it
+   * closes (a load balancer let go of its address).
+   */
+  drain(): void {
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+    this.#stopKeepalive();
+    const session = this.#session;
+    const wasReady = this.#state === 'READY';
+    this.#session = undefined;
+    this.#setState('SHUTDOWN');
+    this.#listeners.clear();
+    if (session === undefined || session.closed || session.destroyed) return;
+    if (wasReady) session.close();
+    else session.destroy();
+  }
+
   /** Closes the connection; calls on it end. */
   close(): void {
     if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
@@ -219,6 +234,27 @@ export class Connection {
     session?.destroy();
     this.#listeners.clear();
   }
+}
+
+/** Opens the TCP, TLS or Unix socket a connection runs on. */
+function openSocket(address: Address, t: ClientTlsOptions | undefined): net.Socket {
+  if (t !== undefined) {
+    const tlsOptions: tls.ConnectionOptions = {
+      ALPNProtocols: ['h2'],
+      ...(t.ca !== undefined ? { ca: t.ca } : {}),
+      ...(t.key !== undefined ? { key: t.key } : {}),
+      ...(t.cert !== undefined ? { cert: t.cert } : {}),
+    };
+    const servername = t.servername ?? ('path' in address ? undefined : address.host);
+    if (servername !== undefined && net.isIP(servername) === 0) tlsOptions.servername = servername;
+    const override = t.servername;
+    if (override !== undefined) {
+      // grpc.ssl_target_name_override: check the certificate against the override name.
+      tlsOptions.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(override, cert);
+    }
+    return 'path' in address ? tls.connect({ ...tlsOptions, path: address.path }) : tls.connect({ ...tlsOptions, host: address.host, port: address.port });
+  }
+  return 'path' in address ? net.connect(address.path) : net.connect(address.port, address.host);
 }
 
 /** The error a call gets when its channel cannot connect. @internal */

@@ -1,12 +1,12 @@
 /**
  * The call ports and the transports that make them: node:http2 server sessions and client
  * connections, gRPC-Web over HTTP/1.1 and HTTP/2 on the same ports, and the in-process
- * transport. Only {@link ConnectivityState} and {@link AuthContext} are public; the rest is the
+ * transport. Only {@link ConnectivityState}, {@link Address} and {@link AuthContext} are public; the rest is the
  * barrel server/ and client/ import through, in statements tagged internal that stripInternal
  * drops from the published .d.ts.
  * @packageDocumentation
  */
-export { type ConnectivityState } from './client-connection.js';
+export { type ConnectivityState, type Address } from './client-connection.js';
 export { type AuthContext } from './call-port.js';
 /** @internal The server call port, what server/ sees of every call. */
 export { type ServerCallPort, type ServerCallStatus, type ServerCallLimits, type PeerInfo, type CallSink } from './call-port.js';
@@ -30,7 +30,5 @@ export { inProcessSink, type InProcessServer } from './in-process.js';
 export { type ClientCallPort, type ClientTransport, type ClientCallOptions, type CallStatus } from './call-port.js';
 /** @internal The client call over node:http2. */
 export { ClientCall, cancelledError } from './client-call.js';
-/** @internal The node:http2 client transport, used by client/ only. */
-export { Http2ClientTransport } from './http2-client.js';
 /** @internal The client connection, used by client/ only. */
-export { Connection, unavailable, type Address, type ClientTlsOptions, type ConnectionOptions } from './client-connection.js';
+export { Connection, unavailable, type ClientTlsOptions, type ConnectionOptions } from './client-connection.js';
