@@ -50,6 +50,10 @@ export {
 } from './status-details.js';
 /** @internal The hand-written protobuf wire reader and writer, shared with services/ (health, reflection). */
 export { ProtoWriter, readFields, readString, WireType, type ProtoField } from './protobuf-wire.js';
+/** The health.proto messages of Check and Watch, shared by services/health and the client's health checking (gRFC A17). */
+export { ServingStatus, type HealthCheckRequest, type HealthCheckResponse } from './health-codec.js';
+/** @internal */
+export { decodeHealthCheckRequest, encodeHealthCheckRequest, decodeHealthCheckResponse, encodeHealthCheckResponse } from './health-codec.js';
 export { Metadata, type MetadataValue, type MetadataInit } from './metadata.js';
 /** @internal */
 export { metadataToHeaders, headersToMetadata, rawHeadersToMetadata, isReservedHeader, type HeaderMap } from './metadata.js';
