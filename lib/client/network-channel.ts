@@ -29,6 +29,8 @@ function http2Channel(target: string, credentials: ChannelCredentials | null, op
     resolverOptions,
     policy,
     healthCheckServiceName: serviceName,
+    authority: o.defaultAuthority ?? authority,
+    userAgent: o.userAgent,
     connection: {
       tls: creds === undefined ? undefined : { ca: creds.rootCertificates, key: creds.privateKey, cert: creds.certChain, servername: o.sslTargetNameOverride ?? host },
       keepaliveTimeMs: o.keepaliveTimeMs,

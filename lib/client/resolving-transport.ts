@@ -14,6 +14,9 @@ export interface ResolvingTransportOptions {
   readonly connection: ConnectionOptions;
   /** healthCheckConfig.serviceName of the service config (gRFC A17), when set. */
   readonly healthCheckServiceName: string | undefined;
+  /** The channel's authority and user agent, for the calls it makes itself (the health watch of gRFC A17). */
+  readonly authority: string;
+  readonly userAgent: string;
 }
 
 /**
