@@ -106,6 +106,12 @@ class PickFirst implements LoadBalancer {
     }
     // A61: a new list keeps the chosen connection while its address is still in the list.
     if (this.#selected !== undefined) return;
+    if (this.#state === 'TRANSIENT_FAILURE') {
+      // Sticky: no new pass (it would end at once, the old addresses still backing off); the
+      // new addresses join the retrying ones.
+      for (const address of list) this.#subchannel(address).connect();
+      return;
+    }
     this.#startPass();
   }
 

@@ -130,14 +130,9 @@ function fixedResolver(addresses: (target: TargetUri, options: ResolverOptions) 
   return {
     authority,
     create(target, listener, options) {
-      const list = addresses(target, options);
-      let closed = false;
-      listener.onAddresses(list);
-      return {
-        // The same list again, so a load balancer that asks is answered as with any resolver.
-        resolveNow: () => queueMicrotask(() => closed || listener.onAddresses(list)),
-        close: () => (closed = true),
-      };
+      listener.onAddresses(addresses(target, options));
+      // Asking again would give the same list: nothing to do.
+      return { resolveNow: () => undefined, close: () => undefined };
     },
   };
 }
@@ -167,6 +162,12 @@ function unixPath(target: TargetUri): string {
   return path;
 }
 
+function abstractPath(target: TargetUri): string {
+  if (target.endpoint === '') throw new TypeError(`Cannot parse target "${target.text}": empty socket name`);
+  // A leading NUL byte names a socket in Linux's abstract namespace.
+  return `\0${target.endpoint}`;
+}
+
 registerResolver('dns', dnsResolver);
 registerResolver('ipv4', ipList('ipv4'));
 registerResolver('ipv6', ipList('ipv6'));
@@ -174,17 +175,20 @@ registerResolver(
   'unix',
   fixedResolver(
     (target) => [{ path: unixPath(target) }],
-    () => ({ authority: 'localhost' }),
+    // Parsed here too, so that a bad path is refused when the channel is created, not at its first call.
+    (target) => {
+      unixPath(target);
+      return { authority: 'localhost' };
+    },
   ),
 );
 registerResolver(
   'unix-abstract',
   fixedResolver(
+    (target) => [{ path: abstractPath(target) }],
     (target) => {
-      if (target.endpoint === '') throw new TypeError('Cannot parse target "unix-abstract:": empty socket name');
-      // A leading NUL byte names a socket in Linux's abstract namespace.
-      return [{ path: `\0${target.endpoint}` }];
+      abstractPath(target);
+      return { authority: 'localhost' };
     },
-    () => ({ authority: 'localhost' }),
   ),
 );
