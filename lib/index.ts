@@ -153,6 +153,7 @@ export {
   type ResolverListener,
   type ResolverOptions,
   type ResolverProvider,
+  type ResolvedAuthority,
   type TargetUri,
   registerLoadBalancer,
   type LoadBalancer,

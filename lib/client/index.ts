@@ -10,7 +10,7 @@ export { insecureChannel, secureChannel } from './network-channel.js';
 export { messageSizes, type MessageSizeObserver } from './call-options.js';
 export { sslChannelCredentials, compositeChannelCredentials, type ChannelCredentials } from './credentials.js';
 export { inProcessChannel, type InProcessChannelOptions } from './in-process-channel.js';
-export { registerResolver, type Resolver, type ResolverListener, type ResolverOptions, type ResolverProvider, type TargetUri } from './resolver.js';
+export { registerResolver, type Resolver, type ResolverListener, type ResolverOptions, type ResolverProvider, type ResolvedAuthority, type TargetUri } from './resolver.js';
 export {
   registerLoadBalancer,
   type LoadBalancer,

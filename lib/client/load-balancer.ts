@@ -13,6 +13,7 @@ import { roundRobin } from './round-robin.js';
 
 /** A connection to one address, made for a policy by {@link LoadBalancerHelper.createSubchannel}. */
 export interface Subchannel {
+  /** The address it connects to. */
   readonly address: Address;
   /**
    * Its state: READY when calls can start on it. With client-side health checking (gRFC A17)
@@ -39,6 +40,7 @@ export type Pick = Subchannel | RpcError | undefined;
 
 /** Chooses a subchannel for each call; made anew by the policy on every state change. */
 export interface Picker {
+  /** Chooses for one call; called once per call attempt, and again when a picked connection died. */
   pick(): Pick;
 }
 

@@ -8,7 +8,17 @@ import { RpcError, StatusCode } from '../protocol/index.js';
 export type ConnectivityState = 'IDLE' | 'CONNECTING' | 'READY' | 'TRANSIENT_FAILURE' | 'SHUTDOWN';
 
 /** One resolved address: a TCP host (an IP address once resolved) and port, or a Unix socket path. */
-export type Address = { readonly host: string; readonly port: number } | { readonly path: string };
+export type Address =
+  | {
+      /** An IP address (a resolver's answer) or a host name. */
+      readonly host: string;
+      /** The TCP port. */
+      readonly port: number;
+    }
+  | {
+      /** A Unix socket path; a leading NUL byte names a socket in Linux's abstract namespace. */
+      readonly path: string;
+    };
 
 /** TLS settings of a client connection. @internal */
 export interface ClientTlsOptions {
