@@ -5,6 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { setTimeout as pause } from 'node:timers/promises';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import {
   BadRequest,
@@ -103,6 +105,44 @@ async function startReplica(name: string, port = 0): Promise<{ srv: Server; port
 const RETRY_UNAVAILABLE = JSON.stringify({
   methodConfig: [{ name: [{ service: 'test.Svc' }], retryPolicy: { maxAttempts: 3, initialBackoff: '0.01s', maxBackoff: '0.1s', backoffMultiplier: 2, retryableStatusCodes: ['UNAVAILABLE'] } }],
 });
+
+/**
+ * Keeps up to 50 unary calls in flight over `ch`, topped up every 2 ms, and runs `restart` 0.7 s
+ * in; goes on for at least 2.5 s and until the replica named `restarted` has answered 50 calls
+ * (at most 10 s). Every call has a 5 s deadline.
+ */
+async function underLoad(ch: Channel, restarted: string, restart: () => Promise<void>): Promise<{ answered: Map<string, number>; failures: string[]; summary: string }> {
+  const echo = ch.unaryUnary('/test.Svc/Echo', encode, decode);
+  const failures: string[] = [];
+  const answered = new Map<string, number>();
+  const pending = new Set<Promise<void>>();
+  const call = async (): Promise<void> => {
+    try {
+      const replica = String((await echo.withCall('load', { timeout: 5 })).initialMetadata.get('x-replica'));
+      answered.set(replica, (answered.get(replica) ?? 0) + 1);
+    } catch (err) {
+      failures.push(err instanceof RpcError ? `${statusCodeName(err.code)}: ${err.details}` : String(err));
+    }
+  };
+  const started = Date.now();
+  let restarting: Promise<void> | undefined;
+  let done = false;
+  while (!done || Date.now() - started < 2500 || (answered.get(restarted) ?? 0) < 50) {
+    if (Date.now() - started > 10_000) break;
+    while (pending.size < 50) {
+      const p = call().finally(() => pending.delete(p));
+      pending.add(p);
+    }
+    if (restarting === undefined && Date.now() - started > 700) restarting = restart().then(() => void (done = true));
+    await pause(2);
+  }
+  await Promise.all(pending);
+  await restarting;
+  const summary = `${JSON.stringify(Object.fromEntries(answered))} in ${Date.now() - started} ms, ${failures.length} failed: ${failures.slice(0, 5).join('; ')}`;
+  assert.ok(done, `the restart did not finish: ${summary}`);
+  assert.ok((answered.get(restarted) ?? 0) >= 50, `the restarted replica did not serve again: ${summary}`);
+  return { answered, failures, summary };
+}
 
 const replicas: Array<{ srv: Server; port: number }> = [];
 let nginx: Nginx;
@@ -281,58 +321,74 @@ describe('grpc-iter behind nginx (examples/nginx/nginx.conf)', () => {
     assert.ok(Math.min(...answered.values()) >= 5, `${JSON.stringify([...answered])}`);
   });
 
-  it('loses no call while a replica restarts (stop(grace), a new server on its port) under steady load', async () => {
+  it('loses no call while a replica restarts (stop(grace), a new server on its port) under steady load, the client retrying UNAVAILABLE', async () => {
     const retrying = insecureChannel(`127.0.0.1:${nginx.port}`, { 'grpc.service_config': RETRY_UNAVAILABLE });
-    const echo = retrying.unaryUnary('/test.Svc/Echo', encode, decode);
-    const failures: string[] = [];
-    const answered = new Map<string, number>();
-    let inFlight = 0;
-    let restart: Promise<void> | undefined;
-    let restarted = false;
-    const started = Date.now();
-    const call = async (): Promise<void> => {
-      inFlight++;
-      try {
-        const replica = String((await echo.withCall('load', { timeout: 5 })).initialMetadata.get('x-replica'));
-        answered.set(replica, (answered.get(replica) ?? 0) + 1);
-      } catch (err) {
-        failures.push(err instanceof RpcError ? `${statusCodeName(err.code)}: ${err.details}` : String(err));
-      } finally {
-        inFlight--;
-      }
-    };
-    const pending = new Set<Promise<void>>();
-    // Up to 50 calls in flight, topped up every 2 ms, for at least 2.5 s and until the
-    // restarted replica has answered 50 calls (bounded at 10 s).
-    while (Date.now() - started < 2500 || (answered.get('B2') ?? 0) < 50) {
-      if (Date.now() - started > 10_000) break;
-      while (inFlight < 50) {
-        const p = call();
-        pending.add(p);
-        void p.finally(() => pending.delete(p));
-      }
-      if (restart === undefined && Date.now() - started > 700) {
-        restart = (async () => {
-          const old = replicas[1]!;
-          await old.srv.stop(2);
-          replicas[1] = await startReplica('B2', old.port);
-          restarted = true;
-        })();
-      }
-      await pause(2);
-    }
-    await Promise.all(pending);
-    await restart;
+    const logFrom = nginx.errorLog().length;
+    const { answered, failures, summary } = await underLoad(retrying, 'B2', async () => {
+      const old = replicas[1]!;
+      await old.srv.stop(2);
+      replicas[1] = await startReplica('B2', old.port);
+    });
     retrying.close();
     // Each is a call nginx had sent to the stopping replica on a kept-alive connection just as
     // its GOAWAY arrived: nginx answers 502 and never retries a gRPC call it has sent; the client did.
-    const retried = nginx.errorLog().match(/upstream sent goaway|upstream prematurely closed|recv\(\) failed/g)?.length ?? 0;
-    const summary = `${JSON.stringify(Object.fromEntries(answered))} in ${Date.now() - started} ms, ${retried} answered 502 by nginx and retried, ${failures.length} failed: ${failures.slice(0, 5).join('; ')}`;
-    assert.ok(restarted, summary);
+    const retried = nginx.errorLog().slice(logFrom).match(/upstream sent goaway|upstream prematurely closed|recv\(\) failed/g)?.length ?? 0;
+    console.log(`restart, client retrying: ${summary}, ${retried} answered 502 by nginx and retried`);
     assert.deepEqual(failures, [], `${summary}${log()}`);
     assert.ok((answered.get('A') ?? 0) > 0 && (answered.get('B') ?? 0) > 0, summary);
-    assert.ok((answered.get('B2') ?? 0) >= 50, `the restarted replica did not serve again: ${summary}`);
-    console.log(summary);
+  });
+
+  it('loses no call while a replica restarts under steady load when nginx is told first (down, reload), no client retries', async () => {
+    const upstreams = replicas.map((r) => `127.0.0.1:${r.port}`);
+    const conf = exampleConfig(nginx.port, upstreams);
+    const drained = conf.replace(`server ${upstreams[1]!} `, `server ${upstreams[1]!} down `);
+    assert.notEqual(drained, conf);
+    const { answered, failures, summary } = await underLoad(channel, 'B3', async () => {
+      await nginx.reload(drained); // every worker that could still send calls to B2 has exited
+      const old = replicas[1]!;
+      await old.srv.stop(2);
+      replicas[1] = await startReplica('B3', old.port);
+      await nginx.reload(conf);
+    });
+    console.log(`restart, drained first: ${summary}`);
+    assert.deepEqual(failures, [], `${summary}${log()}`);
+    assert.ok((answered.get('A') ?? 0) > 0 && (answered.get('B2') ?? 0) > 0, summary);
+  });
+
+  it('the example (examples/nginx/main.ts) serves through nginx: both replicas answer, a stream, a deadline; SIGTERM stops the replicas', async () => {
+    const [a, b, port] = [await freePort(), await freePort(), await freePort()];
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    const replicaProcess = spawn(process.execPath, ['--import', 'tsx', 'examples/nginx/main.ts', '--ports', `${a},${b}`], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    replicaProcess.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = once(replicaProcess, 'exit');
+    const front = await startNginx(exampleConfig(port, [`127.0.0.1:${a}`, `127.0.0.1:${b}`]), port);
+    try {
+      const ready = Date.now() + 15_000;
+      while (!out.includes('now run nginx')) {
+        assert.ok(Date.now() < ready && replicaProcess.exitCode === null, `the replicas did not start: ${out}`);
+        await pause(20); // waiting on another process's output
+      }
+      const called = await new Promise<{ code: number; stdout: string }>((resolve) => {
+        execFile(process.execPath, ['--import', 'tsx', 'examples/nginx/main.ts', '--call', `127.0.0.1:${port}`], { env, timeout: 20_000 }, (err, stdout) =>
+          resolve({ code: err === null ? 0 : Number((err as { code?: number }).code ?? 1), stdout }),
+        );
+      });
+      assert.equal(called.code, 0, `${called.stdout}\nnginx error log:\n${front.errorLog()}`);
+      const replies = [...called.stdout.matchAll(/^SayHello via nginx -> ([AB]): Hello call \d, from replica \1 \(client 127\.0\.0\.1\)$/gm)].map((m) => m[1]);
+      assert.equal(replies.length, 4, called.stdout);
+      assert.deepEqual([...new Set(replies)].sort(), ['A', 'B'], called.stdout);
+      assert.match(called.stdout, /^SayHellos via nginx -> [AB]: 3 messages$/m);
+      assert.match(called.stdout, /^a 0\.3 s deadline through nginx: DEADLINE_EXCEEDED$/m);
+    } finally {
+      replicaProcess.kill('SIGTERM');
+      const timer = setTimeout(() => replicaProcess.kill('SIGKILL'), 10_000);
+      const [code] = await exited;
+      clearTimeout(timer);
+      await front.stop();
+      assert.equal(code, 0, out);
+      assert.match(out, /replicas stopped/);
+    }
   });
 });
-

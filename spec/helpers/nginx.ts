@@ -18,6 +18,11 @@ export interface Nginx {
   readonly port: number;
   /** Its error log so far (for assertion messages). */
   errorLog(): string;
+  /**
+   * Loads `conf` as `nginx -s reload` does (SIGHUP to the master) and resolves once every
+   * worker of the old configuration has exited, so none still sends calls by it.
+   */
+  reload(conf: string): Promise<void>;
   /** Stops it (SIGQUIT: finish what is in flight), SIGKILL after 5 s; removes its files. */
   stop(): Promise<void>;
 }
@@ -61,9 +66,21 @@ export async function startNginx(conf: string, port: number): Promise<Nginx> {
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const workersSince = (from: number): string[] => [...errorLog().slice(from).matchAll(/start worker process (\d+)/g)].map((m) => m[1]!);
   const nginx: Nginx = {
     port,
     errorLog,
+    async reload(next) {
+      const from = errorLog().length;
+      const old = workersSince(0).filter((pid) => !errorLog().includes(`worker process ${pid} exited`));
+      writeFileSync(join(dir, 'nginx.conf'), next);
+      child.kill('SIGHUP');
+      const deadline = Date.now() + 5000;
+      while (!old.every((pid) => errorLog().slice(from).includes(`worker process ${pid} exited`))) {
+        if (Date.now() > deadline) throw new Error(`Cannot reload nginx: the old workers ${old.join(', ')} have not exited after 5 s\n${errorLog().slice(from)}`);
+        await new Promise((resolve) => setTimeout(resolve, 20)); // polling an outside process's log: no event to wait on
+      }
+    },
     async stop() {
       await kill(child, exited);
       rmSync(dir, { recursive: true, force: true });
