@@ -56,6 +56,14 @@ export interface Resolver {
   close(): void;
 }
 
+/** What a target names, before any resolution: see {@link ResolverProvider.authority}. */
+export interface ResolvedAuthority {
+  /** The `:authority` header of calls, such as `orders.internal:443`. */
+  readonly authority: string;
+  /** The host name a TLS server certificate must carry; absent, the authority's host. */
+  readonly host?: string | undefined;
+}
+
 /** How one scheme is resolved, for {@link registerResolver}. */
 export interface ResolverProvider {
   /**
@@ -69,7 +77,7 @@ export interface ResolverProvider {
    * name a TLS server certificate is checked against, when there is one.
    * @throws TypeError when the target's endpoint cannot be parsed
    */
-  authority(target: TargetUri, options: ResolverOptions): { readonly authority: string; readonly host?: string | undefined };
+  authority(target: TargetUri, options: ResolverOptions): ResolvedAuthority;
 }
 
 const providers = new Map<string, ResolverProvider>();
