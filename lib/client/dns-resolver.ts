@@ -36,10 +36,10 @@ class DnsResolver implements Resolver {
     this.#listener = listener;
     this.#options = options;
     this.#backoffMs = options.initialBackoffMs;
-    if (target.authority !== '') {
+    const server = dnsServer(target);
+    if (server !== undefined) {
       this.#server = new dns.promises.Resolver();
-      const server = parseHostPort(target.authority, 53, target.text);
-      this.#server.setServers([formatHostPort(server.host, server.port)]);
+      this.#server.setServers([server]);
     }
     this.#resolve();
   }
@@ -106,14 +106,16 @@ class DnsResolver implements Resolver {
     this.#running = false;
     if (this.#closed) return;
     const name = formatHostPort(this.#host, this.#port);
+    // On failure the retry is armed before the listener hears of it, so that the re-resolution
+    // the load balancer asks for in return joins the retry instead of resolving at once.
     if (err !== undefined && !isNoRecords(err)) {
-      this.#listener.onError(`DNS resolution of ${name} failed: ${err.code ?? err.message}`);
       this.#retryLater();
+      this.#listener.onError(`DNS resolution of ${name} failed: ${err.code ?? err.message}`);
       return;
     }
     if (addresses === undefined || addresses.length === 0) {
-      this.#listener.onAddresses([], `DNS resolution of ${name} found no addresses`);
       this.#retryLater();
+      this.#listener.onAddresses([], `DNS resolution of ${name} found no addresses`);
       return;
     }
     this.#backoffMs = this.#options.initialBackoffMs;
@@ -122,10 +124,14 @@ class DnsResolver implements Resolver {
   }
 
   #retryLater(): void {
-    const delay = Math.max(this.#backoffMs * (1 + JITTER * (Math.random() * 2 - 1)), this.#lastStart + this.#options.minTimeBetweenResolutionsMs - Date.now());
+    // The retry follows the backoff alone, as grpc-core's polling resolver does: the minimum time
+    // between resolutions limits requests for re-resolution, and holding a retry to it (30 s by
+    // default) would keep a channel failing long after the name came back.
+    const delay = this.#backoffMs * (1 + JITTER * (Math.random() * 2 - 1));
     this.#backoffMs = Math.min(this.#backoffMs * MULTIPLIER, this.#options.maxBackoffMs);
     this.#wanted = false;
-    if (this.#timer === undefined) this.#schedule(delay);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#schedule(delay);
   }
 }
 
@@ -133,10 +139,24 @@ function isNoRecords(err: NodeJS.ErrnoException): boolean {
   return err.code === dns.NOTFOUND || err.code === dns.NODATA || err.code === 'ENOTFOUND';
 }
 
+/**
+ * The DNS server named in the target's authority, as `ip:port` (port 53 when none is given), or
+ * undefined when the target names none. grpc-core takes only an IP address there: a name would
+ * need a resolver of its own.
+ * @throws TypeError / RangeError for an authority that is not `ip[:port]`
+ */
+function dnsServer(target: TargetUri): string | undefined {
+  if (target.authority === '') return undefined;
+  const { host, port } = parseHostPort(target.authority, 53, target.text);
+  if (isIP(host) === 0) throw new TypeError(`Cannot parse target "${target.text}": DNS server "${target.authority}" is not an IP address`);
+  return formatHostPort(host, port);
+}
+
 /** The `dns:` resolver, registered by resolver.ts. @internal */
 export const dnsResolver: ResolverProvider = {
   create: (target, listener, options) => new DnsResolver(target, listener, options),
   authority(target, options) {
+    dnsServer(target);
     const { host, port } = parseHostPort(target.endpoint, options.defaultPort, target.text);
     return { authority: formatHostPort(host, port), host };
   },
