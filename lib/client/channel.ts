@@ -9,10 +9,11 @@ import { resolveChannelOptions, type ChannelOptionsInit, type ResolvedChannelOpt
 
 /**
  * A channel (grpcio's `grpc.Channel`). Over the network ({@link insecureChannel},
- * {@link secureChannel}) it keeps one HTTP/2 connection per resolved address, opened when the
- * first call needs it (pick-first across addresses), shared by every call, and reopened with
- * backoff after failures; {@link inProcessChannel} makes one that calls a server in the same
- * process. Either way calls, deadlines, credentials, retries and interceptors work the same.
+ * {@link secureChannel}) it resolves its target when the first call needs it, and its
+ * load-balancing policy (pick_first unless configured) keeps HTTP/2 connections to the
+ * resolved addresses, shared by every call, reopened with backoff after failures, and
+ * re-resolved when they go away; {@link inProcessChannel} makes one that calls a server in the
+ * same process. Either way calls, deadlines, credentials, retries and interceptors work the same.
  */
 export class Channel {
   // The connections live in the transport (transport/call-port.ts), the calls' deadlines,
