@@ -21,6 +21,7 @@ import {
   type Server,
   type ServerOptionsInit,
 } from '../../lib/index.js';
+import { resolverFor } from '../../lib/client/resolver.js';
 import { serverAuthorityOf } from '../../lib/server/index.js';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { decode, defer, encode, eventually, sleep, type Deferred } from '../helpers/grpc.js';
@@ -290,6 +291,13 @@ describe('targets', () => {
     await rejectsWith(who(channel), StatusCode.UNAVAILABLE, /127\.0\.0\.9:443/);
     const named = track(insecureChannel(`dns://${dns.authority}/noport.test:8443`, FAST));
     await rejectsWith(who(named), StatusCode.UNAVAILABLE, /127\.0\.0\.9:8443/);
+    // The split doc/naming.md gives, and the :authority such a channel sends.
+    const { uri, provider } = resolverFor('dns://10.0.0.53:53/svc.example');
+    assert.deepEqual({ ...uri }, { scheme: 'dns', authority: '10.0.0.53:53', endpoint: 'svc.example', text: 'dns://10.0.0.53:53/svc.example' });
+    const options = { defaultPort: 443, minTimeBetweenResolutionsMs: 30_000, initialBackoffMs: 1000, maxBackoffMs: 120_000 };
+    assert.equal(provider.authority(uri, options).authority, 'svc.example:443');
+    assert.equal(resolverFor('svc.example:50051').uri.scheme, 'dns');
+    assert.equal(resolverFor('dns:///[::1]:50051').provider.authority(resolverFor('dns:///[::1]:50051').uri, options).authority, '[::1]:50051');
   });
 
   it('calls carry the target host and port as :authority, whatever the DNS server', async () => {
