@@ -27,6 +27,8 @@ class DnsResolver implements Resolver {
   #wanted = false;
   #lastStart = -Infinity;
   #timer: NodeJS.Timeout | undefined;
+  // Whether #timer is a retry after a failure (not a wait for the rate limit).
+  #retrying = false;
   #backoffMs: number;
 
   constructor(target: TargetUri, listener: ResolverListener, options: ResolverOptions) {
@@ -65,6 +67,7 @@ class DnsResolver implements Resolver {
   #schedule(ms: number): void {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
+      this.#retrying = false;
       this.#resolve();
     }, ms);
     // Resolving again must not keep the process alive on its own; calls waiting for it do.
@@ -132,6 +135,17 @@ class DnsResolver implements Resolver {
     this.#wanted = false;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#schedule(delay);
+    this.#retrying = true;
+  }
+
+  resetBackoff(): void {
+    // A call waits for this channel (waitForReady): a pending retry after a failure runs now.
+    this.#backoffMs = this.#options.initialBackoffMs;
+    if (!this.#retrying || this.#timer === undefined || this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#retrying = false;
+    this.#resolve();
   }
 }
 

@@ -54,6 +54,8 @@ export interface Resolver {
   resolveNow(): void;
   /** Stops resolving; the listener hears nothing more. */
   close(): void;
+  /** Skips the backoff of a retry after a failed resolution (a waitForReady call is waiting). */
+  resetBackoff?(): void;
 }
 
 /** What a target names, before any resolution: see {@link ResolverProvider.authority}. */

@@ -99,6 +99,7 @@ export class ResolvingTransport implements ClientTransport {
   }
 
   resetBackoff(): void {
+    this.#resolver?.resetBackoff?.();
     this.#lb.resetBackoff();
   }
 

@@ -272,6 +272,20 @@ describe('the dns resolver against a DNS server', () => {
     }
   });
 
+  it('channel.waitForReady() skips the backoff of a failed resolution: the name that appeared is used at once', async () => {
+    const { port } = await pods(['ready-now']);
+    // Ten seconds before the first retry: only the reset can make the wait short.
+    const channel = track(insecureChannel(`dns://${dns.authority}/later.test:${port}`, { 'grpc.initial_reconnect_backoff_ms': 10_000, 'grpc.max_reconnect_backoff_ms': 10_000 }));
+    await rejectsWith(who(channel), StatusCode.UNAVAILABLE, /found no addresses/);
+    const queries = dns.count('later.test', 'A');
+    dns.set('later.test', ['127.0.0.1']);
+    const started = Date.now();
+    await channel.waitForReady();
+    assert.ok(Date.now() - started < 3000, `ready after ${Date.now() - started} ms`);
+    assert.equal(dns.count('later.test', 'A'), queries + 1);
+    assert.equal(await who(channel), 'ready-now');
+  });
+
   it('a DNS server that never answers leaves calls waiting for their deadline, not failing at once', async () => {
     dns.behave('silent.test', 'drop');
     const channel = track(insecureChannel(`dns://${dns.authority}/silent.test:50051`, FAST));
