@@ -272,18 +272,20 @@ describe('grpc-iter behind nginx (examples/nginx/nginx.conf)', () => {
     assert.deepEqual(fromJs.error?.metadata.get('x-why'), ['empty']);
     assert.equal((await js.unary('Nope', '')).error?.code, grpc.status.UNIMPLEMENTED);
 
-    // What nginx puts on the wire for it: one HEADERS frame carrying the status, no trailers.
+    // What nginx puts on the wire for it: one HEADERS frame carrying the status and ending the stream.
     const session = http2.connect(`http://127.0.0.1:${nginx.port}`);
     try {
       const stream = session.request({ ':method': 'POST', ':path': '/test.Svc/FailEarly', 'content-type': 'application/grpc', te: 'trailers' });
       stream.end(Buffer.from([0, 0, 0, 0, 0]));
-      const headers = await new Promise<http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader>((resolve) => stream.once('response', resolve));
+      const [headers, flags] = await new Promise<[http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader, number]>((resolve) => stream.once('response', (h, f) => resolve([h, f])));
       let trailers = false;
       stream.once('trailers', () => (trailers = true));
       stream.resume();
       await new Promise((resolve) => stream.once('close', resolve));
       assert.equal(headers[':status'], 200);
       assert.equal(headers['grpc-status'], String(StatusCode.INVALID_ARGUMENT));
+      assert.equal(headers['x-why'], 'empty');
+      assert.equal(flags & http2.constants.NGHTTP2_FLAG_END_STREAM, http2.constants.NGHTTP2_FLAG_END_STREAM);
       assert.equal(trailers, false);
     } finally {
       session.close();
