@@ -118,8 +118,16 @@ export class ResolvingTransport implements ClientTransport {
   }
 
   #createSubchannel(address: Address, healthCheck: boolean): Http2Subchannel {
-    const subchannel = new Http2Subchannel(address, this.#options.connection);
-    void healthCheck;
+    const o = this.#options;
+    // gRFC A17: health checking when the service config names a service and the policy asked for it.
+    const serviceName = healthCheck ? o.healthCheckServiceName : undefined;
+    const subchannel = new Http2Subchannel(
+      address,
+      o.connection,
+      serviceName === undefined
+        ? undefined
+        : { serviceName, authority: o.authority, userAgent: o.userAgent, initialBackoffMs: o.connection.initialBackoffMs, maxBackoffMs: o.connection.maxBackoffMs },
+    );
     this.#subchannels.add(subchannel);
     subchannel.onStateChange((state) => {
       if (state === 'SHUTDOWN') this.#subchannels.delete(subchannel);
