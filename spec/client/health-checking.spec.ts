@@ -21,7 +21,7 @@ import {
 } from '../../lib/index.js';
 import { HealthServicer, ServingStatus, addHealthServicer } from '../../lib/services/health/index.js';
 import { decodeHealthCheckRequest, encodeHealthCheckResponse } from '../../lib/services/health/codec.js';
-import { decode, defer, encode, eventually, stringMethods } from '../helpers/grpc.js';
+import { decode, defer, encode, eventually, sleep, stringMethods } from '../helpers/grpc.js';
 
 // Client-side health checking, gRFC A17: with healthCheckConfig in the service config, round_robin
 // sends calls only to backends whose grpc.health.v1.Health/Watch says SERVING.
@@ -200,9 +200,11 @@ describe('round_robin health checking against our server only', () => {
 });
 
 /** A bare node:http2 server answering each Watch with `respond` (its attempt number given), and /lb.Svc/Who with "raw". */
-async function rawHealthServer(respond: (stream: http2.ServerHttp2Stream, attempt: number) => void): Promise<{ port: number; attempts: () => number }> {
+async function rawHealthServer(respond: (stream: http2.ServerHttp2Stream, attempt: number) => void): Promise<{ port: number; attempts: () => number; pings: () => number }> {
   let attempts = 0;
+  let pings = 0;
   const h2 = http2.createServer();
+  h2.on('session', (session) => session.on('ping', () => pings++));
   h2.on('stream', (stream, headers) => {
     // A stream this server resets reports the reset as an error on its side too.
     stream.on('error', () => {});
@@ -224,7 +226,7 @@ async function rawHealthServer(respond: (stream: http2.ServerHttp2Stream, attemp
     for (const s of sockets) s.destroy();
     return new Promise((r) => h2.close(r));
   });
-  return { port: (h2.address() as AddressInfo).port, attempts: () => attempts };
+  return { port: (h2.address() as AddressInfo).port, attempts: () => attempts, pings: () => pings };
 }
 
 function frame(payload: Uint8Array): Buffer {
@@ -396,5 +398,17 @@ describe('the health watch is not an application call', () => {
     }
     assert.equal(out.trim(), 'a');
     await cancelled;
+  });
+
+  it('does not count as a call for keepalive: a connection with only a health watch sends no pings unless permitted without calls', { timeout: 20_000 }, async () => {
+    const { port, pings } = await rawHealthServer((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      stream.write(frame(encodeHealthCheckResponse({ status: ServingStatus.SERVING })));
+    });
+    const ch = insecureChannel(`ipv4:127.0.0.1:${port}`, { 'grpc.service_config': JSON.stringify(roundRobin(SERVICE)), 'grpc.keepalive_time_ms': 50 });
+    cleanup.push(() => ch.close());
+    assert.equal(await who(ch), 'raw');
+    await sleep(300); // six keepalive intervals with only the watch open: none may ping
+    assert.equal(pings(), 0);
   });
 });
