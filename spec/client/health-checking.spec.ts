@@ -10,11 +10,13 @@ import {
   insecureChannel,
   methodHandlersGenericHandler,
   registerLoadBalancer,
+  registerResolver,
   server,
   unaryStreamRpcMethodHandler,
   unaryUnaryRpcMethodHandler,
   type Channel,
   type ConnectivityState,
+  type ResolverListener,
   type RpcError,
   type Server,
   type Subchannel,
@@ -353,31 +355,61 @@ describe('subchannel states with health checking (gRFC A17)', () => {
   });
 });
 
+/** Our server with /lb.Svc/Who and a Watch that answers SERVING and stays open; `started` and `cancelled` follow the watch. */
+async function watchedServer(name: string): Promise<{ port: number; started: Promise<void>; cancelled: Promise<void> }> {
+  const started = defer<void>();
+  const cancelled = defer<void>();
+  const srv = server({
+    handlers: [
+      methodHandlersGenericHandler(SERVICE, { Who: unaryUnaryRpcMethodHandler(() => name, decode, encode) }),
+      methodHandlersGenericHandler('grpc.health.v1.Health', {
+        Watch: unaryStreamRpcMethodHandler(
+          async function* (_request, context) {
+            context.signal.addEventListener('abort', () => cancelled.resolve(), { once: true });
+            yield { status: ServingStatus.SERVING };
+            started.resolve();
+            await new Promise((r) => context.signal.addEventListener('abort', r, { once: true }));
+          },
+          decodeHealthCheckRequest,
+          encodeHealthCheckResponse,
+        ),
+      }),
+    ],
+  });
+  const port = await srv.addInsecurePort('127.0.0.1:0');
+  await srv.start();
+  cleanup.push(() => srv.stop(null));
+  return { port, started, cancelled };
+}
+
+describe('the health watch ends with its subchannel', () => {
+  it('cancels the watch when round_robin lets go of an address, so the drained connection can close', { timeout: 20_000 }, async () => {
+    const a = await watchedServer('a');
+    const b = await watchedServer('b');
+    let listener: ResolverListener | undefined;
+    registerResolver('healthspec', {
+      authority: (target) => ({ authority: target.endpoint }),
+      create(_target, l) {
+        listener = l;
+        l.onAddresses([
+          { host: '127.0.0.1', port: a.port },
+          { host: '127.0.0.1', port: b.port },
+        ]);
+        return { resolveNow: () => undefined, close: () => undefined };
+      },
+    });
+    const ch = channel('healthspec:///replicas', roundRobin(SERVICE));
+    ch.getState(true);
+    await Promise.all([a.started, b.started]);
+    listener!.onAddresses([{ host: '127.0.0.1', port: a.port }]);
+    await b.cancelled;
+    await settlesOn(ch, ['a']);
+  });
+});
+
 describe('the health watch is not an application call', () => {
   it('a process whose channel only runs health watches exits on its own', { timeout: 20_000 }, async () => {
-    const watching = defer<void>();
-    const cancelled = defer<void>();
-    const srv = server({
-      handlers: [
-        methodHandlersGenericHandler(SERVICE, { Who: unaryUnaryRpcMethodHandler(() => 'a', decode, encode) }),
-        methodHandlersGenericHandler('grpc.health.v1.Health', {
-          // SERVING, then the stream stays open until the client goes away.
-          Watch: unaryStreamRpcMethodHandler(
-            async function* (_request, context) {
-              context.signal.addEventListener('abort', () => cancelled.resolve(), { once: true });
-              yield { status: ServingStatus.SERVING };
-              watching.resolve();
-              await new Promise((r) => context.signal.addEventListener('abort', r, { once: true }));
-            },
-            decodeHealthCheckRequest,
-            encodeHealthCheckResponse,
-          ),
-        }),
-      ],
-    });
-    const port = await srv.addInsecurePort('127.0.0.1:0');
-    await srv.start();
-    cleanup.push(() => srv.stop(null));
+    const { port, started: watching, cancelled } = await watchedServer('a');
     const lib = new URL('../../lib/index.ts', import.meta.url).href;
     const code = `
       const { insecureChannel } = await import(${JSON.stringify(lib)});
