@@ -20,6 +20,24 @@ export function encodeFrame(payload: Uint8Array, compressed = false): Buffer {
   return frame;
 }
 
+/**
+ * Frames one message into `target` at `offset`, for a sender that gathers several messages in
+ * one buffer; the caller checks that {@link FRAME_HEADER_BYTES} + `payload.length` bytes fit.
+ * @returns the offset just past the frame
+ * @internal
+ */
+export function encodeFrameInto(target: Buffer, offset: number, payload: Uint8Array, compressed: boolean): number {
+  const length = payload.length;
+  // Byte by byte: the prefix of every message is written here, and writeUInt32BE checks its range.
+  target[offset] = compressed ? 1 : 0;
+  target[offset + 1] = length >>> 24;
+  target[offset + 2] = (length >>> 16) & 0xff;
+  target[offset + 3] = (length >>> 8) & 0xff;
+  target[offset + 4] = length & 0xff;
+  target.set(payload, offset + FRAME_HEADER_BYTES);
+  return offset + FRAME_HEADER_BYTES + length;
+}
+
 /** One decoded message: its payload and whether the sender compressed it. @internal */
 export interface Frame {
   readonly compressed: boolean;

@@ -12,7 +12,7 @@
  */
 export * from './core.js';
 /** @internal */
-export { encodeFrame, createFrameDecoder, FRAME_HEADER_BYTES, type Frame, type FrameDecoder, type FrameDecoderOptions } from './framing.js';
+export { encodeFrame, encodeFrameInto, createFrameDecoder, FRAME_HEADER_BYTES, type Frame, type FrameDecoder, type FrameDecoderOptions } from './framing.js';
 /** @internal The zlib codecs, for the node:http2 transports. */
 export { compress, decompress } from './compression-codecs.js';
 /** @internal The request rules every transport applies before a call exists. */
