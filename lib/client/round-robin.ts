@@ -108,7 +108,7 @@ class RoundRobin implements LoadBalancer {
     if (all.every((s) => s.state === 'TRANSIENT_FAILURE') || this.#state === 'TRANSIENT_FAILURE') {
       this.#state = 'TRANSIENT_FAILURE';
       const errors = [...new Set(all.map((s) => (s.lastError === '' ? '' : `${addressKey(s.address)}: ${s.lastError}`)).filter((e) => e !== ''))];
-      this.#helper.updateState('TRANSIENT_FAILURE', failing(`connections to all ${all.length} addresses failed${errors.length === 0 ? '' : ` (${errors.join('; ')})`}`));
+      this.#helper.updateState('TRANSIENT_FAILURE', failing(`none of the ${all.length} addresses is ready${errors.length === 0 ? '' : ` (${errors.join('; ')})`}`));
     }
   }
 }

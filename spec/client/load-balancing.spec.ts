@@ -187,7 +187,7 @@ describe('round_robin', () => {
     const { port } = await replica('probe');
     const dead = await deadPort();
     const ch = channel(`ipv4:127.0.0.1:${dead},127.0.0.3:${port}`, { 'grpc.lb_policy_name': 'round_robin' });
-    await assert.rejects(who(ch), (err: RpcError) => err.code === StatusCode.UNAVAILABLE && /connections to all 2 addresses failed/.test(err.details));
+    await assert.rejects(who(ch), (err: RpcError) => err.code === StatusCode.UNAVAILABLE && /none of the 2 addresses is ready \(.*ECONNREFUSED/.test(err.details));
     const pending = who(ch, { waitForReady: true });
     await replica('up', '127.0.0.3', port);
     assert.equal(await pending, 'up');
