@@ -2,7 +2,10 @@
 // requests by hand and counts response messages without decoding them.
 //   node h2.mjs stream <port> <streams> <seconds> <size>   → STREAM <messages> <bytes> <seconds>
 //   node h2.mjs pingpong <port> <round trips> <size>       → PINGPONG <p50 µs> <p99 µs>
+//   node h2.mjs client-stream <port> <seconds> <size>       → CLIENTSTREAM <messages> <seconds>
+//   node h2.mjs bidi <port> <seconds> <size>                → BIDI <messages> <seconds>
 //   node h2.mjs idle <port> <streams> <per connection>     → OPEN, then closes on stdin "close"
+//   node h2.mjs idle-bidi <port> <streams> <per connection> → the same, each stream after one echo
 //   node h2.mjs check-unary <port>                          → OK or a reason, for the smoke test
 import http2 from 'node:http2';
 import { once } from 'node:events';
@@ -126,8 +129,75 @@ if (mode === 'stream') {
   const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
   console.log(`PINGPONG ${at(0.5).toFixed(1)} ${at(0.99).toFixed(1)}`);
   session.close();
-} else if (mode === 'idle') {
+} else if (mode === 'client-stream') {
+  // Precomputed frames written as fast as flow control lets them leave, on one client-streaming
+  // call; the server answers only once it has read the last one, so the count it answers after
+  // is the count it received.
+  const [seconds, size] = rest.map(Number);
+  const session = await connect();
+  const BATCH = 64; // 64 messages per write: about 64 KiB
+  const batch = Buffer.concat(Array.from({ length: BATCH }, () => request(size)));
+  const call = async (ms) => {
+    const stream = open(session, 'StreamingFromClient');
+    stream.on('error', () => undefined);
+    let responses = 0;
+    let status;
+    counter(stream, () => responses++);
+    stream.on('trailers', (t) => (status = t['grpc-status']));
+    const start = process.hrtime.bigint();
+    const until = Date.now() + ms;
+    let sent = 0;
+    while (Date.now() < until) {
+      sent += BATCH;
+      if (!stream.write(batch)) await once(stream, 'drain');
+    }
+    stream.end();
+    await once(stream, 'close');
+    if (status !== '0' || responses !== 1) throw new Error(`client streaming ended with status ${status} and ${responses} responses`);
+    return [sent, Number(process.hrtime.bigint() - start) / 1e9];
+  };
+  await call(300); // warm up
+  const [sent, took] = await call(seconds * 1000);
+  console.log(`CLIENTSTREAM ${sent} ${took}`);
+  session.close();
+} else if (mode === 'bidi') {
+  // One bidi call (StreamingCall, an echo): requests leave in batches of precomputed frames while
+  // at most WINDOW messages are unanswered, so neither side buffers without bound; counts the
+  // responses received in the measured window.
+  const [seconds, size] = rest.map(Number);
+  const session = await connect();
+  const BATCH = 16;
+  const WINDOW = 64;
+  const batch = Buffer.concat(Array.from({ length: BATCH }, () => request(size)));
+  const stream = open(session, 'StreamingCall');
+  stream.on('error', () => undefined);
+  let sent = 0;
+  let received = 0;
+  let counted = 0;
+  const refill = () => {
+    while (sent - received <= WINDOW - BATCH) {
+      sent += BATCH;
+      stream.write(batch);
+    }
+  };
+  counter(stream, () => {
+    received++;
+    counted++;
+    refill();
+  });
+  refill();
+  await new Promise((r) => setTimeout(r, 300)); // warm up
+  counted = 0;
+  const start = process.hrtime.bigint();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const took = Number(process.hrtime.bigint() - start) / 1e9;
+  const m = counted;
+  stream.close(http2.constants.NGHTTP2_CANCEL);
+  console.log(`BIDI ${m} ${took}`);
+  session.close();
+} else if (mode === 'idle' || mode === 'idle-bidi') {
   const [streams, perConnection] = rest.map(Number);
+  const echo = mode === 'idle-bidi' ? request(100) : undefined;
   const sessions = [];
   let opened = 0;
   while (opened < streams) {
@@ -138,13 +208,17 @@ if (mode === 'stream') {
     for (let i = 0; i < n; i++) {
       const stream = open(session, 'StreamingCall');
       stream.on('error', () => undefined);
-      if (stream.pending) ready.push(once(stream, 'ready')); // on a connected session it is ready at once
+      if (echo !== undefined) {
+        // One message each way, so the handler has started and is waiting for the next one.
+        ready.push(new Promise((resolve) => counter(stream, resolve)));
+        stream.write(echo);
+      } else if (stream.pending) ready.push(once(stream, 'ready')); // on a connected session it is ready at once
     }
     await Promise.all(ready);
     opened += n;
   }
-  // Let the server take in every stream.
-  await new Promise((r) => setTimeout(r, 1000));
+  // Let the server take in every stream; an echoed message already says it has.
+  if (echo === undefined) await new Promise((r) => setTimeout(r, 1000));
   console.log('OPEN');
   const lines = createInterface({ input: process.stdin });
   await once(lines, 'line');

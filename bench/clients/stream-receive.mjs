@@ -1,0 +1,25 @@
+// One client library reading one server stream (StreamingFromServer, `size`-byte payloads) as fast
+// as the server sends it; counts the messages consumed in the measured window, after a warm-up.
+//   node stream-receive.mjs <library> <port> <seconds> <size>  → RECEIVE <messages> <seconds>
+import { clientFor } from './libraries.mjs';
+
+const [library, portText, secondsText, sizeText] = process.argv.slice(2);
+const size = Number(sizeText);
+const client = clientFor(library, portText);
+const stop = new AbortController();
+let messages = 0;
+let wrong = 0;
+const reading = client.receive(client.request({ responseSize: size, payload: { body: new Uint8Array(size) } }), stop.signal, (response) => {
+  messages++;
+  if (response.payload.body.length !== size) wrong++;
+});
+// The count is read by timers, which run between the reader's turns; their own times are used.
+await new Promise((r) => setTimeout(r, 300));
+const [from, start] = [messages, process.hrtime.bigint()];
+await new Promise((r) => setTimeout(r, Number(secondsText) * 1000));
+const [to, end] = [messages, process.hrtime.bigint()];
+stop.abort();
+await reading;
+client.close();
+if (wrong > 0) throw new Error(`${wrong} responses of the wrong size`);
+console.log(`RECEIVE ${to - from} ${Number(end - start) / 1e9}`);
