@@ -184,6 +184,12 @@ export interface ClientCallPort {
    */
   next(): Promise<Uint8Array | undefined>;
   /**
+   * The next response message if one is ready now, taken without a promise; undefined when
+   * {@link ClientCallPort.next} has to wait (nothing queued, a message inflating, the end).
+   * Optional: a port without it is read through `next` alone.
+   */
+  nextNow?(): Uint8Array | undefined;
+  /**
    * The single response of a unary-response call.
    * @throws RpcError with the call's status, or INTERNAL when the server sent no or several messages
    */
