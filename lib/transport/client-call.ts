@@ -362,7 +362,7 @@ export class ClientCall implements ClientCallPort {
     if (this.#status !== undefined) return;
     this.#status = status;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#resolveHeaders(new Metadata());
+    if (this.#headers === undefined) this.#resolveHeaders(new Metadata());
     const waiters = this.#doneWaiters;
     this.#doneWaiters = undefined;
     if (waiters !== undefined) for (const w of waiters) w(status);
@@ -425,18 +425,28 @@ export class ClientCall implements ClientCallPort {
   }
 
   /**
+   * The next response message when one is queued and not being inflated, taken without
+   * waiting; undefined otherwise (then {@link ClientCall.next} waits for it, or for the end).
+   */
+  nextNow(): Uint8Array | undefined {
+    if (this.#queueHead === this.#queue.length) return undefined;
+    const head = this.#queue[this.#queueHead]!;
+    if (!(head instanceof Uint8Array)) return undefined;
+    this.lastResponseCompressed = false;
+    this.#take(head.length);
+    return head;
+  }
+
+  /**
    * The next response message, or undefined at the end of an OK call.
    * @throws RpcError with the call's status when it ended otherwise
    */
   async next(): Promise<Uint8Array | undefined> {
     for (;;) {
       if (this.#queueHead < this.#queue.length) {
+        const now = this.nextNow();
+        if (now !== undefined) return now;
         const head = this.#queue[this.#queueHead]!;
-        if (head instanceof Uint8Array) {
-          this.lastResponseCompressed = false;
-          this.#take(head.length);
-          return head;
-        }
         let message: Uint8Array;
         try {
           message = await head;
@@ -453,7 +463,17 @@ export class ClientCall implements ClientCallPort {
         if (status.code === StatusCode.OK) return undefined;
         throw this.#statusError(status);
       }
-      await new Promise<void>((resolve) => (this.#waiter = resolve));
+      // Reads started together all wait; each wakes in the order it came and takes one message.
+      await new Promise<void>((resolve) => {
+        const before = this.#waiter;
+        this.#waiter =
+          before === undefined
+            ? resolve
+            : () => {
+                before();
+                resolve();
+              };
+      });
     }
   }
 
