@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 
 import {
   ACCEPT_ENCODING,
   Compression,
+  FRAME_HEADER_BYTES,
   RpcError,
   StatusCode,
   compress,
@@ -9,6 +10,7 @@ import {
   createFrameDecoder,
   decompress,
   encodeFrame,
+  encodeFrameInto,
   encodeGrpcMessage,
   rawHeadersToMetadata,
   metadataToHeaders,
@@ -37,6 +39,13 @@ const WITH_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false });
 const END_STREAM = Object.freeze({ endStream: true, sendDate: false });
 
 /**
+ * Most bytes of response frames gathered into one write. The HTTP/2 default SETTINGS_MAX_FRAME_SIZE
+ * (RFC 9113 §6.5.2): a batch fills about one DATA frame, and a stream never holds more than this
+ * on top of what node:http2 buffers.
+ */
+const COALESCE_BYTES = 16 * 1024;
+
+/**
  * The server call port over one `node:http2` stream: request messages in (pulled, so flow
  * control pushes back), response messages out, the status in trailers (or Trailers-Only), and
  * the stream's reset or close as the call's cancellation. Admission (http2-admission.ts) made it.
@@ -53,6 +62,14 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
   #trailers: HeaderMap | undefined;
   #readStarted = false;
   #unaryReject: ((err: unknown) => void) | undefined;
+  /**
+   * Response frames not yet written: the first message of a turn as its own frame, then, once a
+   * second joins it, a {@link COALESCE_BYTES} buffer filled up to #pendingLength. Written when full,
+   * before the status or a compressed frame, and at the end of the turn (#flushLater).
+   */
+  #pending: Buffer | undefined;
+  #pendingLength = 0;
+  #flushQueued = false;
   /** Resolvers of whatever waits on the stream (readable, drain); a cancel wakes them all. */
   #waiters: Array<() => void> | (() => void) | undefined;
 
@@ -106,11 +123,17 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
       }
       return;
     }
-    if (!stream.destroyed) guard(() => stream.close(0x8 /* CANCEL */));
+    if (!stream.destroyed) {
+      // node:http2 resets the stream once what was written has left: messages sent before the
+      // cancel reach the client, batched or not.
+      this.#flush();
+      guard(() => stream.close(0x8 /* CANCEL */));
+    }
     this.markCancelled(reason);
   }
 
   protected onCancel(reason: RpcError): void {
+    this.#pending = undefined; // flushed first by a status or a server reset; dropped after a client's
     this.#wake();
     this.#unaryReject?.(reason);
   }
@@ -144,6 +167,7 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
 
   #onClose(): void {
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.#pending = undefined;
     this.clearDeadline();
     this.#wake();
     // Closed before we sent a status: the client reset the stream or the connection died.
@@ -241,7 +265,63 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
     if (compress && this.responseCompression !== Compression.NoCompression) {
       return this.#compressed(payload).then((frame) => this.#writeFrame(frame));
     }
-    return this.#writeFrame(encodeFrame(payload, false));
+    return this.#queueFrame(payload);
+  }
+
+  /**
+   * Adds an uncompressed message to the frames written together at the end of this turn
+   * (issue 17): a generator that yields many messages without waiting costs one stream write per
+   * batch, not one per message. A lone message is not held up: node:http2 hands data to nghttp2
+   * from setImmediate, and the batch is written from process.nextTick, before that. The payload
+   * is copied now, so a serializer may reuse its buffer.
+   */
+  #queueFrame(payload: Uint8Array): Promise<void> | undefined {
+    const stream = this.stream;
+    if (stream.destroyed) return undefined;
+    const size = FRAME_HEADER_BYTES + payload.length;
+    if (size > COALESCE_BYTES - this.#pendingLength) {
+      this.#flush();
+      // Too big to share a batch: its own frame, as before coalescing.
+      if (size > COALESCE_BYTES) return this.#writeFrame(encodeFrame(payload, false));
+    }
+    const pending = this.#pending;
+    if (pending === undefined) {
+      this.#pending = encodeFrame(payload, false);
+      this.#pendingLength = size;
+    } else {
+      let batch = pending;
+      // A lone frame is never COALESCE_BYTES long here: one that long leaves no room, so it was flushed.
+      if (pending.length !== COALESCE_BYTES) {
+        // A second message this turn: from here on the frames share one buffer.
+        batch = Buffer.allocUnsafeSlow(COALESCE_BYTES);
+        pending.copy(batch, 0, 0, this.#pendingLength);
+        this.#pending = batch;
+      }
+      this.#pendingLength = encodeFrameInto(batch, this.#pendingLength, payload, false);
+    }
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      process.nextTick(Http2ServerCall.#flushLater, this); // one function for all: no closure per turn
+    }
+    // What the batch holds is bounded by its size; past node's high-water mark the handler waits.
+    return stream.writableNeedDrain ? this.#waitFor(DRAIN_EVENTS) : undefined;
+  }
+
+  /** Writes the frames gathered so far (see #queueFrame). */
+  #flush(): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    const length = this.#pendingLength;
+    this.#pending = undefined;
+    this.#pendingLength = 0;
+    if (this.stream.destroyed) return;
+    this.stream.write(length === pending.length ? pending : pending.subarray(0, length));
+  }
+
+  /** The end-of-turn write of #queueFrame. */
+  static #flushLater(call: Http2ServerCall): void {
+    call.#flushQueued = false;
+    call.#flush();
   }
 
   #compressed(payload: Uint8Array): Promise<Buffer> {
@@ -250,6 +330,7 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
 
   #writeFrame(frame: Buffer): Promise<void> | undefined {
     if (this.state >= FINISHED || this.stream.destroyed) return undefined;
+    this.#flush(); // messages queued before this one leave first
     if (this.stream.write(frame)) return undefined;
     return this.#waitFor(DRAIN_EVENTS);
   }
@@ -292,6 +373,7 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
       guard(() => stream.respond({ ...RESPONSE_HEADERS, ...status }, END_STREAM));
     } else {
       this.#trailers = status;
+      this.#flush(); // the status follows every message sent
       if (lastMessage !== undefined) guard(() => stream.end(lastMessage));
       else guard(() => stream.end());
     }
