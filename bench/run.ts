@@ -43,11 +43,13 @@ const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',') ?? (
 const wanted = (w: string): boolean => only === undefined || only.includes(w);
 
 // Sizes of the run: smoke (seconds), quick, full.
+// settleMs: how long the idle-stream client waits for the server to take in streams that sent
+// nothing (it cannot tell when they have arrived); warmUpCalls: the unary loop's, per client.
 const plan = smoke
-  ? { rounds: 1, unaryRequests: 3000, clientSeconds: 0.5, streamSeconds: 0.3, pingPongs: 300, idle: [200], memoryRounds: 1 }
+  ? { rounds: 1, unaryRequests: 1000, clientSeconds: 0.5, streamSeconds: 0.15, pingPongs: 300, idle: [200], memoryRounds: 1, settleMs: 200, warmUpCalls: 20 }
   : quick
-    ? { rounds: 3, unaryRequests: 60_000, clientSeconds: 2, streamSeconds: 1.5, pingPongs: 3000, idle: [1000, 10_000], memoryRounds: 1 }
-    : { rounds: 5, unaryRequests: 200_000, clientSeconds: 4, streamSeconds: 3, pingPongs: 10_000, idle: [1000, 10_000], memoryRounds: 2 };
+    ? { rounds: 3, unaryRequests: 60_000, clientSeconds: 2, streamSeconds: 1.5, pingPongs: 3000, idle: [1000, 10_000], memoryRounds: 1, settleMs: 1000, warmUpCalls: 200 }
+    : { rounds: 5, unaryRequests: 200_000, clientSeconds: 4, streamSeconds: 3, pingPongs: 10_000, idle: [1000, 10_000], memoryRounds: 2, settleMs: 1000, warmUpCalls: 200 };
 
 /** A contender's server process. */
 class ServerProcess {
@@ -153,10 +155,20 @@ function table(title: string, workload: string, unit: string, lowerIsBetter = fa
   return `${lines.join('\n')}\n`;
 }
 
-async function withServers<T>(body: (servers: ServerProcess[]) => Promise<T>): Promise<T> {
+/** A smoke run's servers, started and checked once and shared by its workloads, so the run stays short. */
+let smokeServers: Promise<ServerProcess[]> | undefined;
+
+async function startServers(): Promise<ServerProcess[]> {
   const servers = await Promise.all(SERVERS.map((n) => new ServerProcess(n).start()));
+  for (const s of servers) await checkWithRealClient(s.port);
+  return servers;
+}
+
+/** Runs `body` against every contender's server: fresh processes for each workload of a timed run. */
+async function withServers<T>(body: (servers: ServerProcess[]) => Promise<T>): Promise<T> {
+  if (smoke) return body(await (smokeServers ??= startServers()));
+  const servers = await startServers();
   try {
-    for (const s of servers) await checkWithRealClient(s.port);
     return await body(servers);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
@@ -211,6 +223,7 @@ async function serverUnary(): Promise<void> {
 
 /** Runs `body` against one bare server: the client workloads measure clients against the ceiling. */
 async function withBare(body: (bare: ServerProcess) => Promise<void>): Promise<void> {
+  if (smoke) return withServers((servers) => body(servers.find((s) => s.name === 'bare')!));
   const bare = await new ServerProcess('bare').start();
   try {
     await body(bare);
@@ -224,7 +237,7 @@ async function clientUnary(): Promise<void> {
   await withBare(async (bare) => {
     for (let round = 0; round < plan.rounds; round++) {
       for (const client of CLIENTS) {
-        const out = await node('./clients/unary-loop.mjs', client, bare.port, 64, plan.clientSeconds);
+        const out = await node('./clients/unary-loop.mjs', client, bare.port, 64, plan.clientSeconds, plan.warmUpCalls);
         const m = /CALLS (\d+) ([\d.]+)/.exec(out);
         if (m === null) throw new Error(`${client} client: ${out}`);
         record('client-unary', client, Number(m[1]) / Number(m[2]));
@@ -268,16 +281,19 @@ async function pingPong(): Promise<void> {
 // 5. Memory: server RSS with many concurrent idle streams: bidi calls that send nothing
 // (`idle`), or (10.) bidi calls that have echoed one message each and wait for the next
 // (`idle-bidi`), so the handler has started and read from its stream.
+// Each measurement has a fresh server of its own, but a smoke run, which only checks that every
+// contender answers, uses its shared ones.
 async function memory(mode: 'idle' | 'idle-bidi' = 'idle'): Promise<void> {
   const key = mode === 'idle' ? 'memory' : 'memory-bidi';
+  const shared = smoke ? await withServers(async (servers) => servers) : undefined;
   for (let round = 0; round < plan.memoryRounds; round++) {
     for (const count of plan.idle) {
       for (const name of SERVERS) {
-        const s = await new ServerProcess(name).start();
+        const s = shared?.find((p) => p.name === name) ?? (await new ServerProcess(name).start());
         try {
-          await checkWithRealClient(s.port);
+          if (shared === undefined) await checkWithRealClient(s.port);
           const before = await s.rss();
-          const client = spawn(process.execPath, [here('./clients/h2.mjs'), mode, String(s.port), String(count), '1000'], { stdio: ['pipe', 'pipe', 'inherit'] });
+          const client = spawn(process.execPath, [here('./clients/h2.mjs'), mode, String(s.port), String(count), '1000', String(plan.settleMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
           const lines = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
           const first = await lines.next();
           if (first.value !== 'OPEN') throw new Error(`${name}: idle client said ${String(first.value)}`);
@@ -287,7 +303,7 @@ async function memory(mode: 'idle' | 'idle-bidi' = 'idle'): Promise<void> {
           record(`${key}-${count}`, name, after / 1e6);
           record(`${key}-${count}-per-stream`, name, (after - before) / count);
         } finally {
-          await s.stop();
+          if (shared === undefined) await s.stop();
         }
       }
     }
@@ -366,13 +382,17 @@ const CONTENDERS = [
 const started = Date.now();
 /** Seconds each workload took, so the length of a full run can be kept in check. */
 const took: Record<string, number> = {};
-for (const [name, body] of workloads) {
-  if (!wanted(name)) continue;
-  process.stderr.write(`bench: ${name}...\n`);
-  const t0 = Date.now();
-  await body();
-  took[name] = Math.round((Date.now() - t0) / 100) / 10;
-  process.stderr.write(`bench: ${name} took ${took[name]} s\n`);
+try {
+  for (const [name, body] of workloads) {
+    if (!wanted(name)) continue;
+    process.stderr.write(`bench: ${name}...\n`);
+    const t0 = Date.now();
+    await body();
+    took[name] = Math.round((Date.now() - t0) / 100) / 10;
+    process.stderr.write(`bench: ${name} took ${took[name]} s\n`);
+  }
+} finally {
+  if (smokeServers !== undefined) await Promise.all((await smokeServers).map((s) => s.stop()));
 }
 finish();
 

@@ -4,7 +4,7 @@
 //   node h2.mjs pingpong <port> <round trips> <size>       → PINGPONG <p50 µs> <p99 µs>
 //   node h2.mjs client-stream <port> <seconds> <size>       → CLIENTSTREAM <messages> <seconds>
 //   node h2.mjs bidi <port> <seconds> <size>                → BIDI <messages> <seconds>
-//   node h2.mjs idle <port> <streams> <per connection>     → OPEN, then closes on stdin "close"
+//   node h2.mjs idle <port> <streams> <per connection> [settle ms] → OPEN, then closes on stdin "close"
 //   node h2.mjs idle-bidi <port> <streams> <per connection> → the same, each stream after one echo
 //   node h2.mjs check-unary <port>                          → OK or a reason, for the smoke test
 import http2 from 'node:http2';
@@ -41,6 +41,8 @@ const connect = async () => {
   session.setLocalWindowSize?.(1 << 24);
   return session;
 };
+// The warm-up before a measured window: 300 ms, or half a window shorter than 600 ms (a smoke run).
+const warmUp = (seconds) => Math.min(300, seconds * 500);
 const open = (session, method) =>
   session.request({ ':method': 'POST', ':path': PREFIX + method, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
 
@@ -97,7 +99,7 @@ if (mode === 'stream') {
     calls.push(stream);
   }
   // Warm up, then count for the measured window only.
-  await new Promise((r) => setTimeout(r, 300));
+  await new Promise((r) => setTimeout(r, warmUp(seconds)));
   messages = 0;
   bytes = 0;
   const start = process.hrtime.bigint();
@@ -156,7 +158,7 @@ if (mode === 'stream') {
     if (status !== '0' || responses !== 1) throw new Error(`client streaming ended with status ${status} and ${responses} responses`);
     return [sent, Number(process.hrtime.bigint() - start) / 1e9];
   };
-  await call(300); // warm up
+  await call(warmUp(seconds));
   const [sent, took] = await call(seconds * 1000);
   console.log(`CLIENTSTREAM ${sent} ${took}`);
   session.close();
@@ -186,7 +188,7 @@ if (mode === 'stream') {
     refill();
   });
   refill();
-  await new Promise((r) => setTimeout(r, 300)); // warm up
+  await new Promise((r) => setTimeout(r, warmUp(seconds)));
   counted = 0;
   const start = process.hrtime.bigint();
   await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -196,7 +198,7 @@ if (mode === 'stream') {
   console.log(`BIDI ${m} ${took}`);
   session.close();
 } else if (mode === 'idle' || mode === 'idle-bidi') {
-  const [streams, perConnection] = rest.map(Number);
+  const [streams, perConnection, settle = 1000] = rest.map(Number);
   const echo = mode === 'idle-bidi' ? request(100) : undefined;
   const sessions = [];
   let opened = 0;
@@ -218,7 +220,7 @@ if (mode === 'stream') {
     opened += n;
   }
   // Let the server take in every stream; an echoed message already says it has.
-  if (echo === undefined) await new Promise((r) => setTimeout(r, 1000));
+  if (echo === undefined) await new Promise((r) => setTimeout(r, settle));
   console.log('OPEN');
   const lines = createInterface({ input: process.stdin });
   await once(lines, 'line');

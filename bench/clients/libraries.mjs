@@ -1,19 +1,7 @@
 // The client libraries the client workloads compare, each used as its users write it, behind one
 // shape: `unary(request)` resolves to the response, `receive(request, signal, onMessage)` reads a
-// server stream until `signal` aborts, `close()`.
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { create } from '@bufbuild/protobuf';
-import { createClient as createConnectClient } from '@connectrpc/connect';
-import { createGrpcTransport } from '@connectrpc/connect-node';
-import { createChannel, createClient as createNiceClient } from 'nice-grpc';
-import { createClient, insecureChannel } from '../../dist/index.js';
-import { loadProto } from '../../dist/proto/index.js';
-import { loadRegistry } from '../contenders/connect-service.mjs';
+// server stream until `signal` aborts, `close()`. Each run loads only the library it measures.
 import { PROTO, includeDirs } from '../contenders/control.mjs';
-
-/** The client libraries, in table order. */
-export const LIBRARIES = ['grpc-iter', 'grpc-js', 'connect-node', 'nice-grpc'];
 
 const isAbort = (err, signal) => signal.aborted || err?.name === 'AbortError' || err?.code === 1 || err?.code === 'canceled';
 
@@ -27,9 +15,11 @@ async function drain(responses, signal, onMessage) {
 }
 
 /** One client of `library` for the benchmark service at 127.0.0.1:`port`. */
-export function clientFor(library, port) {
+export async function clientFor(library, port) {
   const target = `127.0.0.1:${port}`;
   if (library === 'grpc-iter') {
+    const { createClient, insecureChannel } = await import('../../dist/index.js');
+    const { loadProto } = await import('../../dist/proto/index.js');
     const channel = insecureChannel(target);
     const client = createClient(loadProto(PROTO, { includeDirs }).grpc.testing.BenchmarkService, channel);
     return {
@@ -40,8 +30,11 @@ export function clientFor(library, port) {
     };
   }
   if (library === 'grpc-js' || library === 'nice-grpc') {
+    const grpc = await import('@grpc/grpc-js');
+    const protoLoader = await import('@grpc/proto-loader');
     const { BenchmarkService } = grpc.loadPackageDefinition(protoLoader.loadSync(PROTO, { includeDirs })).grpc.testing;
     if (library === 'nice-grpc') {
+      const { createChannel, createClient: createNiceClient } = await import('nice-grpc');
       const channel = createChannel(target);
       const client = createNiceClient(BenchmarkService.service, channel);
       return {
@@ -67,6 +60,10 @@ export function clientFor(library, port) {
     };
   }
   if (library === 'connect-node') {
+    const { create } = await import('@bufbuild/protobuf');
+    const { createClient: createConnectClient } = await import('@connectrpc/connect');
+    const { createGrpcTransport } = await import('@connectrpc/connect-node');
+    const { loadRegistry } = await import('../contenders/connect-service.mjs');
     const registry = loadRegistry();
     const SimpleRequest = registry.getMessage('grpc.testing.SimpleRequest');
     const client = createConnectClient(registry.getService('grpc.testing.BenchmarkService'), createGrpcTransport({ baseUrl: `http://${target}` }));

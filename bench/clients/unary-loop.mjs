@@ -1,14 +1,14 @@
 // A closed loop of unary calls from one client library: `concurrency` calls always in flight.
-//   node unary-loop.mjs <grpc-iter|grpc-js|connect-node|nice-grpc> <port> <concurrency> <seconds>  → CALLS <n> <seconds>
+//   node unary-loop.mjs <grpc-iter|grpc-js|connect-node|nice-grpc> <port> <concurrency> <seconds> [warm-up calls]  → CALLS <n> <seconds>
 import { clientFor } from './libraries.mjs';
 
-const [library, portText, concurrencyText, secondsText] = process.argv.slice(2);
-const client = clientFor(library, portText);
+const [library, portText, concurrencyText, secondsText, warmUpText = '200'] = process.argv.slice(2);
+const client = await clientFor(library, portText);
 const request = client.request({ responseSize: 100, payload: { body: new Uint8Array(100) } });
 const call = client.unary;
 
 // Warm up (connection, JIT), then measure.
-for (let i = 0; i < 200; i++) await call(request);
+for (let i = 0; i < Number(warmUpText); i++) await call(request);
 let done = 0;
 let stop = false;
 const start = process.hrtime.bigint();

@@ -1,6 +1,7 @@
 // What every contender process shares: it prints `READY <port>` once listening, answers
 // `mem` on stdin with `MEM <rss bytes>` after a full GC (run with --expose-gc), and exits on
-// `exit` or SIGTERM.
+// `exit`, SIGTERM, or the end of stdin (the bench that started it is gone).
+import { fstatSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -25,5 +26,14 @@ export function serve(port, stop) {
       void Promise.resolve(stop()).finally(() => process.exit(0));
     }
   });
+  // When the bench's pipe closes, no one is left to ask for an exit: a failed or killed run must
+  // not leave servers behind. (Started by hand with stdin on a terminal or /dev/null, it stays.)
+  const stdin = fstatSync(0);
+  if (stdin.isFIFO() || stdin.isSocket()) {
+    lines.once('close', () => {
+      setTimeout(() => process.exit(0), 2000).unref();
+      void Promise.resolve(stop()).finally(() => process.exit(0));
+    });
+  }
   process.once('SIGTERM', () => void Promise.resolve(stop()).finally(() => process.exit(0)));
 }
