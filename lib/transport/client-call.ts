@@ -40,6 +40,13 @@ export const RECEIVE_BUFFER_BYTES = 256 * 1024;
 export const MESSAGE_OVERHEAD_BYTES = 64;
 const LOW_WATER = RECEIVE_BUFFER_BYTES / 2;
 
+/** The raw header list of a call that ended without response headers (its metadata is empty). */
+const NO_HEADERS: readonly string[] = [];
+
+/** Where a stream's shared listeners find their call. */
+const CALL = Symbol('grpc-iter.ClientCall');
+type CallStream = ClientHttp2Stream & { [CALL]: ClientCall };
+
 /*
  * Life of a client call:
  *   ACTIVE ──trailers (or Trailers-Only headers)──► DONE(status)
@@ -67,7 +74,9 @@ export class ClientCall implements ClientCallPort {
   readonly #session: ClientHttp2Session;
   #waiter: (() => void) | undefined;
   #status: CallStatus | undefined;
-  #headers: Metadata | undefined;
+  // The response headers: their raw list until someone reads them as Metadata (a unary call
+  // that only wants its response never does).
+  #headers: Metadata | readonly string[] | undefined;
   #headersWaiters: Array<(md: Metadata) => void> | undefined;
   #doneWaiters: Array<(status: CallStatus) => void> | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -99,16 +108,14 @@ export class ClientCall implements ClientCallPort {
       // A session that closed under us, or headers node:http2 refuses: still a status error.
       throw statusFromNodeError(err);
     }
-    const stream = this.#stream;
-    stream.on('response', (h: IncomingHttpHeaders, _flags: number, raw: string[]) => this.#onResponse(h, raw));
-    stream.on('trailers', (t: IncomingHttpHeaders, _flags: number, raw: string[]) => this.#onTrailers(t, raw));
-    stream.on('data', (chunk: Buffer) => this.#onData(chunk));
-    stream.on('end', () => this.#onEnd());
-    stream.on('close', () => this.#onClose());
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      // A reset stream also reports an error first; 'close' reads its rstCode and decides.
-      if (err.code !== 'ERR_HTTP2_STREAM_ERROR') this.#finish(statusFromNodeError(err));
-    });
+    const stream = this.#stream as CallStream;
+    stream[CALL] = this;
+    stream.on('response', ClientCall.#streamListeners.response);
+    stream.on('trailers', ClientCall.#streamListeners.trailers);
+    stream.on('data', ClientCall.#streamListeners.data);
+    stream.on('end', ClientCall.#streamListeners.end);
+    stream.on('close', ClientCall.#streamListeners.close);
+    stream.on('error', ClientCall.#streamListeners.error);
     if (options.deadline !== Infinity) {
       const ms = options.deadline - Date.now();
       if (ms <= 0) queueMicrotask(() => this.cancel(new RpcError(StatusCode.DEADLINE_EXCEEDED, 'Deadline exceeded')));
@@ -119,6 +126,30 @@ export class ClientCall implements ClientCallPort {
       }
     }
   }
+
+  // One set of listeners shared by every call's stream (each finds its call on the stream), not
+  // six closures per call.
+  static readonly #streamListeners = {
+    response(this: CallStream, headers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
+      this[CALL].#onResponse(headers, raw);
+    },
+    trailers(this: CallStream, trailers: IncomingHttpHeaders, _flags: number, raw: string[]): void {
+      this[CALL].#onTrailers(trailers, raw);
+    },
+    data(this: CallStream, chunk: Buffer): void {
+      this[CALL].#onData(chunk);
+    },
+    end(this: CallStream): void {
+      this[CALL].#onEnd();
+    },
+    close(this: CallStream): void {
+      this[CALL].#onClose();
+    },
+    error(this: CallStream, err: NodeJS.ErrnoException): void {
+      // A reset stream also reports an error first; 'close' reads its rstCode and decides.
+      if (err.code !== 'ERR_HTTP2_STREAM_ERROR') this[CALL].#finish(statusFromNodeError(err));
+    },
+  };
 
   /** Whether the response message taken last (by next, response or responseNow) arrived compressed. */
   lastResponseCompressed = false;
@@ -221,14 +252,14 @@ export class ClientCall implements ClientCallPort {
     const grpcStatus = headers['grpc-status'];
     if (grpcStatus !== undefined) {
       // Trailers-Only (PROTOCOL-HTTP2.md): the status came with the headers.
-      this.#resolveHeaders(new Metadata());
+      this.#resolveHeaders(NO_HEADERS);
       this.#receivedStatus = statusFromHeaders(headers, raw);
       return;
     }
     if (httpStatus !== 200) {
       // doc/http-grpc-status-mapping.md
       this.#receivedStatus = { code: statusFromHttpStatus(httpStatus), details: `Received HTTP status ${httpStatus}`, metadata: new Metadata() };
-      this.#resolveHeaders(new Metadata());
+      this.#resolveHeaders(NO_HEADERS);
       return;
     }
     const contentType = headers['content-type'];
@@ -246,7 +277,7 @@ export class ClientCall implements ClientCallPort {
     }
     this.#committed = true;
     // The raw list keeps repeated keys apart; the header object joins them with ", ".
-    this.#resolveHeaders(rawHeadersToMetadata(raw));
+    this.#resolveHeaders(raw);
   }
 
   #onTrailers(trailers: IncomingHttpHeaders, raw: readonly string[]): void {
@@ -362,19 +393,31 @@ export class ClientCall implements ClientCallPort {
     if (this.#status !== undefined) return;
     this.#status = status;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
-    if (this.#headers === undefined) this.#resolveHeaders(new Metadata());
+    if (this.#headers === undefined) this.#resolveHeaders(NO_HEADERS);
     const waiters = this.#doneWaiters;
     this.#doneWaiters = undefined;
     if (waiters !== undefined) for (const w of waiters) w(status);
     this.#wake();
   }
 
-  #resolveHeaders(md: Metadata): void {
+  #resolveHeaders(raw: readonly string[]): void {
     if (this.#headers !== undefined) return;
-    this.#headers = md;
+    this.#headers = raw;
     const waiters = this.#headersWaiters;
     this.#headersWaiters = undefined;
-    if (waiters !== undefined) for (const w of waiters) w(md);
+    if (waiters !== undefined) {
+      const md = this.#headerMetadata();
+      for (const w of waiters) w(md);
+    }
+  }
+
+  /** The response headers as Metadata, built once on first use; only once they have arrived. */
+  #headerMetadata(): Metadata {
+    const h = this.#headers!;
+    if (h instanceof Metadata) return h;
+    const md = rawHeadersToMetadata(h);
+    this.#headers = md;
+    return md;
   }
 
   #wake(): void {
@@ -385,7 +428,7 @@ export class ClientCall implements ClientCallPort {
 
   /** The response headers (initial metadata), once they arrive (empty for Trailers-Only). */
   initialMetadata(): Promise<Metadata> {
-    if (this.#headers !== undefined) return Promise.resolve(this.#headers);
+    if (this.#headers !== undefined) return Promise.resolve(this.#headerMetadata());
     return new Promise((resolve) => (this.#headersWaiters ??= []).push(resolve));
   }
 
@@ -397,7 +440,7 @@ export class ClientCall implements ClientCallPort {
 
   /** The response headers if they have arrived (empty once the call ended without any). */
   get initialMetadataNow(): Metadata | undefined {
-    return this.#headers;
+    return this.#headers === undefined ? undefined : this.#headerMetadata();
   }
 
   /** The final status, once the call ends. */
