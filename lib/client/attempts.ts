@@ -28,8 +28,11 @@ export interface AttemptPlan {
   readonly signal: AbortSignal | undefined;
   /** Unary responses: decide once the call has ended. Streaming: once it committed or ended. */
   readonly untilStatus: boolean;
-  /** Opens attempt number `attempt` (the attempts before it, for grpc-previous-rpc-attempts). */
-  start(attempt: number): Promise<ClientCallPort>;
+  /**
+   * Opens attempt number `attempt` (the attempts before it, for grpc-previous-rpc-attempts):
+   * the call itself when it could open at once, else a promise of it.
+   */
+  start(attempt: number): ClientCallPort | Promise<ClientCallPort>;
   /** Starts sending the requests on an attempt (the one request, or a replay and the rest). */
   send(call: ClientCallPort): void;
   /** Whether the requests sent so far can still be replayed. */
@@ -46,7 +49,9 @@ export async function runAttempts(plan: AttemptPlan): Promise<ClientCallPort> {
   const { policy } = plan;
   let transparentLeft = plan.transparent;
   for (let attempt = 0; ; ) {
-    const call = await plan.start(attempt);
+    // A ready connection opens the call at once: no await before its request goes out.
+    const started = plan.start(attempt);
+    const call = started instanceof Promise ? await started : started;
     plan.send(call);
     let status: CallStatus;
     if (plan.untilStatus) {

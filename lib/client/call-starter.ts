@@ -105,17 +105,14 @@ export class CallStarter {
     };
   }
 
-  /** Starts one attempt of a call: a ready transport, credentials, the call. */
-  #start(prepared: PreparedCall, attempt: number): Promise<ClientCallPort> {
+  /**
+   * Starts one attempt of a call: a ready transport, credentials, the call. The common case, a
+   * ready connection and no call credentials, opens it at once and returns it, not a promise.
+   * @throws RpcError when that call cannot open (the connection went away, headers refused)
+   */
+  #start(prepared: PreparedCall, attempt: number): ClientCallPort | Promise<ClientCallPort> {
     const credentials = this.#callCredentials === undefined && prepared.credentials === undefined ? undefined : [this.#callCredentials, prepared.credentials].filter((c): c is CallCredentials => c !== undefined);
-    // The common case, a ready connection and no call credentials, starts without waiting.
-    if (!this.#host.isClosed() && this.#transport.ready() && credentials === undefined) {
-      try {
-        return Promise.resolve(this.#open(prepared, attempt, prepared.metadata));
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    }
+    if (!this.#host.isClosed() && this.#transport.ready() && credentials === undefined) return this.#open(prepared, attempt, prepared.metadata);
     return this.#startSlow(prepared, attempt, credentials ?? []);
   }
 
@@ -180,7 +177,7 @@ export class CallStarter {
   #plan(prepared: PreparedCall, untilStatus: boolean, send: (call: ClientCallPort) => void, replayable?: () => boolean): AttemptPlan {
     const enabled = this.#options.enableRetries;
     const policy = enabled && this.#options.serviceConfig !== undefined ? methodConfigFor(this.#options.serviceConfig, prepared.path).retryPolicy : undefined;
-    const start = (attempt: number): Promise<ClientCallPort> => this.#start(prepared, attempt);
+    const start = (attempt: number): ClientCallPort | Promise<ClientCallPort> => this.#start(prepared, attempt);
     const plan = { policy, transparent: enabled, deadline: prepared.deadline, signal: prepared.signal, untilStatus, start, send };
     return replayable === undefined ? plan : { ...plan, replayable };
   }

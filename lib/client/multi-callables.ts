@@ -48,7 +48,18 @@ export function unaryUnaryCallable<Req, Res>(calls: CallStarter, method: string,
       prepared.dispose();
     }
   };
-  const callable = async (request: Req, options?: CallOptions): Promise<Res> => (await withCall(request, options)).response;
+  // The plain call reads only the response: no result object, no promise layer over withCall.
+  const callable = async (request: Req, options?: CallOptions): Promise<Res> => {
+    const prepared = calls.prepare(method, options);
+    try {
+      const call = await calls.unaryAttempts(prepared, encodeRequest(sizedSerializer(options, serialize), request), compressible(request), true);
+      const status = call.statusNow!;
+      if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
+      return decodeResponse(sizedDeserializer(options, deserialize), call.responseNow() ?? (await call.response()));
+    } finally {
+      prepared.dispose();
+    }
+  };
   return Object.assign(callable, { withCall });
 }
 
