@@ -39,11 +39,17 @@ const WITH_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false });
 const END_STREAM = Object.freeze({ endStream: true, sendDate: false });
 
 /**
- * Most bytes of response frames gathered into one write. The HTTP/2 default SETTINGS_MAX_FRAME_SIZE
- * (RFC 9113 §6.5.2): a batch fills about one DATA frame, and a stream never holds more than this
- * on top of what node:http2 buffers.
+ * Most bytes of response frames gathered into one write: the HTTP/2 default SETTINGS_MAX_FRAME_SIZE
+ * (RFC 9113 §6.5.2), so a batch fills about one DATA frame.
  */
 const COALESCE_BYTES = 16 * 1024;
+
+/**
+ * Bytes written to a stream and not yet taken by nghttp2 past which a batching handler waits for
+ * 'drain'. Above node's 16 KiB high-water mark, so a fast generator waits once every few batches,
+ * not after each; a stream holds at most this plus one batch.
+ */
+const QUEUED_BYTES = 64 * 1024;
 
 /**
  * The server call port over one `node:http2` stream: request messages in (pulled, so flow
@@ -303,8 +309,8 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
       this.#flushQueued = true;
       process.nextTick(Http2ServerCall.#flushLater, this); // one function for all: no closure per turn
     }
-    // What the batch holds is bounded by its size; past node's high-water mark the handler waits.
-    return stream.writableNeedDrain ? this.#waitFor(DRAIN_EVENTS) : undefined;
+    // Past node's high-water mark a write asked for 'drain' (writableNeedDrain), so it will come.
+    return stream.writableLength >= QUEUED_BYTES && stream.writableNeedDrain ? this.#waitFor(DRAIN_EVENTS) : undefined;
   }
 
   /** Writes the frames gathered so far (see #queueFrame). */

@@ -153,8 +153,8 @@ describe('server streams coalesce the messages of one turn (issue 17)', () => {
       const plateau = floodYielded;
       await sleep(200);
       assert.equal(floodYielded, plateau, 'no yield returns while the client is not reading');
-      // 9 bytes a message on the wire: the 64 KiB stream window, node's 16 KiB write buffer and
-      // one 16 KiB batch hold about 11,000 of them; an unbounded sender would be in the millions.
+      // 9 bytes a message on the wire: the 64 KiB stream window, the 64 KiB a stream may queue
+      // and one 16 KiB batch hold under 17,000 of them; an unbounded sender reaches millions.
       assert.ok(plateau * 9 < 256 * 1024, `${plateau} messages yielded to a client that read nothing`);
       let read = 0;
       stream.on('data', (c: Buffer) => (read += c.length));
