@@ -299,7 +299,9 @@ async function memory(mode: 'idle' | 'idle-bidi' = 'idle'): Promise<void> {
           const before = await s.rss();
           const client = spawn(process.execPath, [here('./clients/h2.mjs'), mode, String(s.port), String(count), '1000', String(plan.settleMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
           const lines = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
-          const first = await lines.next();
+          // Bounded: a server that never takes the streams in fails the run instead of hanging it.
+          const opening = setTimeout(() => client.kill('SIGKILL'), 120_000);
+          const first = await lines.next().finally(() => clearTimeout(opening));
           if (first.value !== 'OPEN') throw new Error(`${name}: idle client said ${String(first.value)}`);
           const after = await s.rss();
           client.stdin!.write('close\n');
