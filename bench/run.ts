@@ -1,9 +1,9 @@
 // The benchmark suite: grpc-iter side by side with @grpc/grpc-js, @connectrpc/connect-node,
 // nice-grpc and a bare node:http2 server, each contender in its own process, rounds interleaved
 // (A B C A B C ...), medians with min and max, and ratios to grpc-js and to the bare ceiling.
-//   npm run bench                  full run (about FULL_MINUTES minutes; gRPC-Web ~2 and the thread pool ~4 of them)
-//   npm run bench -- --quick       fewer, shorter rounds (about 2 minutes)
-//   npm run bench -- --smoke       a few seconds: every contender answers every workload correctly
+//   npm run bench                  full run (about 16 minutes; gRPC-Web ~2, the thread pool ~4, workloads 8-11 ~4 of them)
+//   npm run bench -- --quick       fewer, shorter rounds (about 6 minutes)
+//   npm run bench -- --smoke       under a minute: every contender answers every workload correctly
 //   npm run bench -- --only unary,streaming   some workloads only: unary, client, streaming, pingpong,
 //                                             memory, client-streaming, bidi, client-receive, memory-bidi
 //   npm run bench -- --only grpcweb           gRPC-Web unary over HTTP/1.1 and HTTP/2 beside connect-node
