@@ -84,14 +84,17 @@ export class CallStarter {
     if (configured.timeoutMs !== undefined && !forRetry) deadline = Math.min(deadline, Date.now() + configured.timeoutMs);
     const metadata = Metadata.from(options.metadata);
     const compression = options.compression === undefined ? this.#options.compression : checkCompression(options.compression, 'compression');
-    const linked = own !== undefined || parent !== undefined ? linkSignals([own, parent?.signal]) : undefined;
+    // A signal of its own is used as it is: only two need a linked one (a controller and a
+    // listener on each, per call).
+    const inherited = parent?.signal;
+    const linked = own !== undefined && inherited !== undefined ? linkSignals([own, inherited]) : undefined;
     // Held until the call settles (dispose), so a pending call keeps the process alive.
     const release = this.#host.hold();
     let disposed = false;
     return {
       path,
       deadline,
-      signal: linked?.signal,
+      signal: linked?.signal ?? own ?? inherited,
       dispose: () => {
         if (disposed) return;
         disposed = true;
