@@ -100,7 +100,9 @@ export interface ServerCallPort {
   /** Sends the response headers with `metadata`, once. */
   sendHeaders(metadata?: Metadata): void;
   /**
-   * Sends one response message (headers first, if not yet sent).
+   * Sends one response message (headers first, if not yet sent). A transport may gather the
+   * messages sent within one turn of the event loop into one write, but it puts each on the wire
+   * by the end of that turn, in order, and before the status (or a reset by `cancel`).
    * @returns a promise to await before sending more (compression, or the peer is not reading)
    * @throws RpcError RESOURCE_EXHAUSTED over the send limit
    */
