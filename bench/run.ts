@@ -27,6 +27,8 @@ const CLIENTS = ['grpc-iter', 'grpc-js', 'connect-node', 'nice-grpc'] as const;
 /** The workloads whose contenders are clients (against the bare server), not servers. */
 const CLIENT_WORKLOADS: readonly string[] = ['client-unary', 'client-receive'];
 type Name = (typeof SERVERS)[number];
+/** The order of a table's rows; a smoke run, whose contenders run at once, records them in any order. */
+const ORDER: readonly string[] = SERVERS;
 // connect-node-server.mjs is the gRPC-Web one of the grpcweb workload; this one speaks gRPC.
 const SCRIPTS: Record<Name, string> = {
   'grpc-iter': 'grpc-iter-server.mjs',
@@ -48,7 +50,7 @@ const wanted = (w: string): boolean => only === undefined || only.includes(w);
 // how long the idle-stream client waits for the server to take in streams that sent nothing (it
 // cannot tell when they have arrived); warmUpCalls: the unary loop's, per client.
 const plan = smoke
-  ? { rounds: 1, unarySeconds: 0.3, loopSeconds: 0.5, clientSeconds: 0.5, streamSeconds: 0.15, pingPongs: 300, idle: [200], memoryRounds: 1, settleMs: 200, warmUpCalls: 20 }
+  ? { rounds: 1, unarySeconds: 0, loopSeconds: 0.5, clientSeconds: 0.5, streamSeconds: 0.15, pingPongs: 300, idle: [200], memoryRounds: 1, settleMs: 200, warmUpCalls: 20 }
   : quick
     ? { rounds: 3, unarySeconds: 1.5, loopSeconds: 1.5, clientSeconds: 2, streamSeconds: 1, pingPongs: 3000, idle: [1000, 10_000], memoryRounds: 1, settleMs: 1000, warmUpCalls: 200 }
     : { rounds: 5, unarySeconds: 2, loopSeconds: 2, clientSeconds: 4, streamSeconds: 1.5, pingPongs: 5000, idle: [1000, 10_000], memoryRounds: 2, settleMs: 1000, warmUpCalls: 200 };
@@ -150,11 +152,21 @@ function table(title: string, workload: string, unit: string, lowerIsBetter = fa
   if (w === undefined) return '';
   const ratio = (a: number, b: number | undefined): string => (b === undefined || b === 0 ? '' : `${(lowerIsBetter ? b / a : a / b).toFixed(2)}×`);
   const lines = [`### ${title}`, '', `| contender | median ${unit} | min | max | vs grpc-js | vs bare |`, '|---|---:|---:|---:|---:|---:|'];
-  for (const [name, s] of Object.entries(w)) {
+  const rank = (name: string): number => (ORDER.indexOf(name) + ORDER.length + 1) % (ORDER.length + 1); // unknown names last
+  for (const [name, s] of Object.entries(w).sort(([a], [b]) => rank(a) - rank(b))) {
     lines.push(`| ${name} | ${fmt(s.median, digits)} | ${fmt(s.min, digits)} | ${fmt(s.max, digits)} | ${ratio(s.median, w['grpc-js']?.median)} | ${ratio(s.median, w.bare?.median)} |`);
   }
   if (lowerIsBetter) lines.push('', 'Ratios: how many times better (lower) than the other.');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Runs `body` for each contender: one after another, as a measurement needs the machine to
+ * itself, but all at once in a smoke run, which only checks that each one answers.
+ */
+async function each<T>(items: readonly T[], body: (item: T) => Promise<void>): Promise<void> {
+  if (smoke) await Promise.all(items.map(body));
+  else for (const item of items) await body(item);
 }
 
 /** A smoke run's servers, started and checked once and shared by its workloads, so the run stays short. */
@@ -209,11 +221,13 @@ async function serverUnary(): Promise<void> {
   const frame = Buffer.alloc(5);
   frame.writeUInt32BE(message.length, 1);
   writeFileSync(body, Buffer.concat([frame, message]));
+  // A smoke run counts requests instead: a contender still cold could finish none in a short window.
+  const length = smoke ? ['-n', '1024'] : ['-D', `${Math.round(plan.unarySeconds * 1000)}ms`, '--warm-up-time=1'];
   await withServers(async (servers) => {
     for (let round = 0; round < plan.rounds; round++) {
       for (const s of servers) {
         const log = join(dir, `${s.name}.log`);
-        const out = await run(h2load, ['-D', `${Math.round(plan.unarySeconds * 1000)}ms`, `--warm-up-time=${smoke ? 0 : 1}`, `--log-file=${log}`, '-c', '8', '-m', '32', '-t', '2', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://127.0.0.1:${s.port}/grpc.testing.BenchmarkService/UnaryCall`]);
+        const out = await run(h2load, [...length, `--log-file=${log}`, '-c', '8', '-m', '32', '-t', '2', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://127.0.0.1:${s.port}/grpc.testing.BenchmarkService/UnaryCall`]);
         const rate = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
         const ok = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
         if (rate === null || ok === null || Number(ok[1]) === 0 || Number(ok[2]) + Number(ok[3]) > 0) throw new Error(`${s.name}: h2load saw failed requests:\n${out}`);
@@ -240,12 +254,12 @@ async function withBare(body: (bare: ServerProcess) => Promise<void>): Promise<v
 async function clientUnary(): Promise<void> {
   await withBare(async (bare) => {
     for (let round = 0; round < plan.rounds; round++) {
-      for (const client of CLIENTS) {
+      await each(CLIENTS, async (client) => {
         const out = await node('./clients/unary-loop.mjs', client, bare.port, 64, plan.loopSeconds, plan.warmUpCalls);
         const m = /CALLS (\d+) ([\d.]+)/.exec(out);
         if (m === null) throw new Error(`${client} client: ${out}`);
         record('client-unary', client, Number(m[1]) / Number(m[2]));
-      }
+      });
     }
   });
 }
@@ -255,13 +269,13 @@ async function streaming(): Promise<void> {
   await withServers(async (servers) => {
     for (let round = 0; round < plan.rounds; round++) {
       for (const streams of [1, 8]) {
-        for (const s of servers) {
+        await each(servers, async (s) => {
           const out = await node('./clients/h2.mjs', 'stream', s.port, streams, plan.streamSeconds, 1024);
           const m = /STREAM (\d+) (\d+) ([\d.]+)/.exec(out);
           if (m === null || Number(m[1]) === 0) throw new Error(`${s.name}: no messages streamed (${out.trim()})`);
           record(`streaming-${streams}`, s.name, Number(m[1]) / Number(m[3]));
           record(`streaming-${streams}-mb`, s.name, Number(m[2]) / Number(m[3]) / 1e6);
-        }
+        });
       }
     }
   });
@@ -271,13 +285,13 @@ async function streaming(): Promise<void> {
 async function pingPong(): Promise<void> {
   await withServers(async (servers) => {
     for (let round = 0; round < plan.rounds; round++) {
-      for (const s of servers) {
+      await each(servers, async (s) => {
         const out = await node('./clients/h2.mjs', 'pingpong', s.port, plan.pingPongs, 100);
         const m = /PINGPONG ([\d.]+) ([\d.]+)/.exec(out);
         if (m === null) throw new Error(`${s.name}: ${out}`);
         record('pingpong-p50', s.name, Number(m[1]));
         record('pingpong-p99', s.name, Number(m[2]));
-      }
+      });
     }
   });
 }
@@ -322,12 +336,12 @@ async function memory(mode: 'idle' | 'idle-bidi' = 'idle'): Promise<void> {
 async function clientStreaming(): Promise<void> {
   await withServers(async (servers) => {
     for (let round = 0; round < plan.rounds; round++) {
-      for (const s of servers) {
+      await each(servers, async (s) => {
         const out = await node('./clients/h2.mjs', 'client-stream', s.port, plan.streamSeconds, 1024);
         const m = /CLIENTSTREAM (\d+) ([\d.]+)/.exec(out);
         if (m === null || Number(m[1]) === 0) throw new Error(`${s.name}: no messages received (${out.trim()})`);
         record('client-streaming', s.name, Number(m[1]) / Number(m[2]));
-      }
+      });
     }
   });
 }
@@ -337,12 +351,12 @@ async function clientStreaming(): Promise<void> {
 async function bidi(): Promise<void> {
   await withServers(async (servers) => {
     for (let round = 0; round < plan.rounds; round++) {
-      for (const s of servers) {
+      await each(servers, async (s) => {
         const out = await node('./clients/h2.mjs', 'bidi', s.port, plan.streamSeconds, 1024);
         const m = /BIDI (\d+) ([\d.]+)/.exec(out);
         if (m === null || Number(m[1]) === 0) throw new Error(`${s.name}: no messages echoed (${out.trim()})`);
         record('bidi', s.name, Number(m[1]) / Number(m[2]));
-      }
+      });
     }
   });
 }
@@ -352,12 +366,12 @@ async function bidi(): Promise<void> {
 async function clientReceive(): Promise<void> {
   await withBare(async (bare) => {
     for (let round = 0; round < plan.rounds; round++) {
-      for (const client of CLIENTS) {
+      await each(CLIENTS, async (client) => {
         const out = await node('./clients/stream-receive.mjs', client, bare.port, plan.loopSeconds, 1024);
         const m = /RECEIVE (\d+) ([\d.]+)/.exec(out);
         if (m === null || Number(m[1]) === 0) throw new Error(`${client} client: no messages received (${out.trim()})`);
         record('client-receive', client, Number(m[1]) / Number(m[2]));
-      }
+      });
     }
   });
 }
