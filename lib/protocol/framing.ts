@@ -67,74 +67,83 @@ export interface FrameDecoderOptions {
 
 /** @internal */
 export function createFrameDecoder({ maxMessageBytes }: FrameDecoderOptions): FrameDecoder {
-  let header: Buffer | undefined; // only for a prefix split across chunks
-  let headerFilled = 0;
-  let compressed = false;
+  return new IncrementalFrameDecoder(maxMessageBytes);
+}
+
+// A class, not closures over shared variables: one small object per stream that has received
+// data, which matters with many idle streams.
+class IncrementalFrameDecoder implements FrameDecoder {
+  readonly #maxMessageBytes: number;
+  #header: Buffer | undefined; // only for a prefix split across chunks
+  #headerFilled = 0;
+  #compressed = false;
   // The body is gathered as the chunks that carry it and joined once complete, so memory grows
   // with the bytes received, never with the length a peer merely claims.
-  let parts: Buffer[] | undefined;
-  let expected = 0;
-  let bodyFilled = 0;
+  #parts: Buffer[] | undefined;
+  #expected = 0;
+  #bodyFilled = 0;
 
-  function startMessage(header: Buffer): void {
+  constructor(maxMessageBytes: number) {
+    this.#maxMessageBytes = maxMessageBytes;
+  }
+
+  #startMessage(header: Buffer): void {
     const flag = header[0]!;
     if (flag > 1) throw new RpcError(StatusCode.INTERNAL, `Cannot decode message: compressed flag is ${flag}, not 0 or 1`);
     const length = header.readUInt32BE(1);
-    if (maxMessageBytes >= 0 && length > maxMessageBytes) {
-      throw new RpcError(
-        StatusCode.RESOURCE_EXHAUSTED,
-        `Received message larger than max (${length} vs. ${maxMessageBytes})`,
-      );
+    const max = this.#maxMessageBytes;
+    if (max >= 0 && length > max) {
+      throw new RpcError(StatusCode.RESOURCE_EXHAUSTED, `Received message larger than max (${length} vs. ${max})`);
     }
-    compressed = flag === 1;
-    parts = [];
-    expected = length;
-    bodyFilled = 0;
+    this.#compressed = flag === 1;
+    this.#parts = [];
+    this.#expected = length;
+    this.#bodyFilled = 0;
   }
 
-  return {
-    decode(chunk) {
-      const out: Frame[] = [];
-      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      let offset = 0;
-      while (offset < buf.length) {
-        if (parts === undefined) {
-          // Fast path: a whole message inside this chunk is sliced, not copied.
-          if (headerFilled === 0 && buf.length - offset >= FRAME_HEADER_BYTES) {
-            const flag = buf[offset]!;
-            const length = buf.readUInt32BE(offset + 1);
-            if (flag <= 1 && (maxMessageBytes < 0 || length <= maxMessageBytes) && buf.length - offset - FRAME_HEADER_BYTES >= length) {
-              const start = offset + FRAME_HEADER_BYTES;
-              out.push({ compressed: flag === 1, payload: buf.subarray(start, start + length) });
-              offset = start + length;
-              continue;
-            }
+  decode(chunk: Uint8Array): Frame[] {
+    const out: Frame[] = [];
+    const max = this.#maxMessageBytes;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let offset = 0;
+    while (offset < buf.length) {
+      if (this.#parts === undefined) {
+        // Fast path: a whole message inside this chunk is sliced, not copied.
+        if (this.#headerFilled === 0 && buf.length - offset >= FRAME_HEADER_BYTES) {
+          const flag = buf[offset]!;
+          const length = buf.readUInt32BE(offset + 1);
+          if (flag <= 1 && (max < 0 || length <= max) && buf.length - offset - FRAME_HEADER_BYTES >= length) {
+            const start = offset + FRAME_HEADER_BYTES;
+            out.push({ compressed: flag === 1, payload: buf.subarray(start, start + length) });
+            offset = start + length;
+            continue;
           }
-          header ??= Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-          const n = Math.min(FRAME_HEADER_BYTES - headerFilled, buf.length - offset);
-          buf.copy(header, headerFilled, offset, offset + n);
-          headerFilled += n;
-          offset += n;
-          if (headerFilled < FRAME_HEADER_BYTES) break;
-          startMessage(header);
         }
-        const list: Buffer[] = parts!;
-        const n = Math.min(expected - bodyFilled, buf.length - offset);
-        if (n > 0) list.push(buf.subarray(offset, offset + n));
-        bodyFilled += n;
+        const header = (this.#header ??= Buffer.allocUnsafe(FRAME_HEADER_BYTES));
+        const n = Math.min(FRAME_HEADER_BYTES - this.#headerFilled, buf.length - offset);
+        buf.copy(header, this.#headerFilled, offset, offset + n);
+        this.#headerFilled += n;
         offset += n;
-        if (bodyFilled === expected) {
-          out.push({ compressed, payload: list.length === 1 ? list[0]! : Buffer.concat(list, expected) });
-          parts = undefined;
-          headerFilled = 0;
-        }
+        if (this.#headerFilled < FRAME_HEADER_BYTES) break;
+        this.#startMessage(header);
       }
-      return out;
-    },
-    end() {
-      if (headerFilled !== 0 || parts !== undefined) {
-        throw new RpcError(StatusCode.INTERNAL, 'Cannot decode message: stream ended in the middle of a message');
+      const list: Buffer[] = this.#parts!;
+      const n = Math.min(this.#expected - this.#bodyFilled, buf.length - offset);
+      if (n > 0) list.push(buf.subarray(offset, offset + n));
+      this.#bodyFilled += n;
+      offset += n;
+      if (this.#bodyFilled === this.#expected) {
+        out.push({ compressed: this.#compressed, payload: list.length === 1 ? list[0]! : Buffer.concat(list, this.#expected) });
+        this.#parts = undefined;
+        this.#headerFilled = 0;
       }
-    },
-  };
+    }
+    return out;
+  }
+
+  end(): void {
+    if (this.#headerFilled !== 0 || this.#parts !== undefined) {
+      throw new RpcError(StatusCode.INTERNAL, 'Cannot decode message: stream ended in the middle of a message');
+    }
+  }
 }

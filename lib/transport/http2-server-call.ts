@@ -216,6 +216,8 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
           this.lastMessageCompressed = frame.compressed;
           yield decode(frame.compressed ? await this.#decompress(frame.payload) : frame.payload);
         }
+        // Let go of the chunk the messages were sliced from: an idle stream keeps none.
+        pending = EMPTY;
         if (this.state === CANCELLED) throw this.abortError();
         const chunk = stream.read() as Buffer | null;
         if (chunk !== null) {
