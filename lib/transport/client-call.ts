@@ -30,9 +30,11 @@ import type { CallStatus, ClientCallOptions, ClientCallPort } from './call-port.
  * Bytes of received messages a call buffers before it pauses its stream; HTTP/2 flow control
  * then stops the server. A slow consumer therefore holds at most this much, plus the message
  * that crossed the mark (up to `grpc.max_receive_message_length`), a partly received message
- * and the HTTP/2 stream window (64 KiB unless the server raises it). Each message also counts
- * {@link MESSAGE_OVERHEAD_BYTES}, so tiny messages cannot pile up by the thousand, and a message
- * still being inflated counts as the whole buffer, so compressed ones cannot stack up behind it.
+ * and the HTTP/2 stream window: 64 KiB, as the client connection advertises no
+ * SETTINGS_INITIAL_WINDOW_SIZE of its own (the receiver sets it, RFC 9113 §6.9.2). Each message
+ * also counts {@link MESSAGE_OVERHEAD_BYTES}, so tiny messages cannot pile up by the thousand, and
+ * a message still being inflated counts as the whole buffer, so compressed ones cannot stack up
+ * behind it.
  * @internal
  */
 export const RECEIVE_BUFFER_BYTES = 256 * 1024;
