@@ -1,12 +1,9 @@
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
 import type { Address } from '../transport/index.js';
+import { Backoff } from '../util/index.js';
 import { formatHostPort, parseHostPort } from './host-port.js';
 import type { Resolver, ResolverListener, ResolverOptions, ResolverProvider, TargetUri } from './resolver.js';
-
-// doc/connection-backoff.md, used for retries after a failed resolution.
-const MULTIPLIER = 1.6;
-const JITTER = 0.2;
 
 /**
  * The `dns:[//dns-server/]host[:port]` resolver (doc/naming.md). Without a DNS server in the
@@ -29,7 +26,7 @@ class DnsResolver implements Resolver {
   #timer: NodeJS.Timeout | undefined;
   // Whether #timer is a retry after a failure (not a wait for the rate limit).
   #retrying = false;
-  #backoffMs: number;
+  readonly #backoff: Backoff;
 
   constructor(target: TargetUri, listener: ResolverListener, options: ResolverOptions) {
     const { host, port } = parseHostPort(target.endpoint, options.defaultPort, target.text);
@@ -37,7 +34,7 @@ class DnsResolver implements Resolver {
     this.#port = port;
     this.#listener = listener;
     this.#options = options;
-    this.#backoffMs = options.initialBackoffMs;
+    this.#backoff = new Backoff(options.initialBackoffMs, options.maxBackoffMs);
     const server = dnsServer(target);
     if (server !== undefined) {
       this.#server = new dns.promises.Resolver();
@@ -121,7 +118,7 @@ class DnsResolver implements Resolver {
       this.#listener.onAddresses([], `DNS resolution of ${name} found no addresses`);
       return;
     }
-    this.#backoffMs = this.#options.initialBackoffMs;
+    this.#backoff.reset();
     this.#listener.onAddresses(addresses);
     if (this.#wanted) this.resolveNow();
   }
@@ -130,8 +127,7 @@ class DnsResolver implements Resolver {
     // The retry follows the backoff alone, as grpc-core's polling resolver does: the minimum time
     // between resolutions limits requests for re-resolution, and holding a retry to it (30 s by
     // default) would keep a channel failing long after the name came back.
-    const delay = this.#backoffMs * (1 + JITTER * (Math.random() * 2 - 1));
-    this.#backoffMs = Math.min(this.#backoffMs * MULTIPLIER, this.#options.maxBackoffMs);
+    const delay = this.#backoff.next();
     this.#wanted = false;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#schedule(delay);
@@ -140,7 +136,7 @@ class DnsResolver implements Resolver {
 
   resetBackoff(): void {
     // A call waits for this channel (waitForReady): a pending retry after a failure runs now.
-    this.#backoffMs = this.#options.initialBackoffMs;
+    this.#backoff.reset();
     if (!this.#retrying || this.#timer === undefined || this.#closed) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -10,6 +10,7 @@ import {
   statusCodeName,
 } from '../protocol/index.js';
 import { ClientCall } from '../transport/index.js';
+import { Backoff } from '../util/index.js';
 
 /*
  * Client-side health checking (gRFC A17, doc/health-checking.md). Once a subchannel's connection
@@ -40,9 +41,6 @@ import { ClientCall } from '../transport/index.js';
 /** The method every gRPC health service answers (doc/health-checking.md). @internal */
 export const HEALTH_WATCH_PATH = '/grpc.health.v1.Health/Watch';
 
-// doc/connection-backoff.md, which A17's "exponential backoff" refers to.
-const MULTIPLIER = 1.6;
-const JITTER = 0.2;
 // The largest HealthCheckResponse is a few bytes; anything near this is not a health service.
 const MAX_RESPONSE_BYTES = 4 * 1024;
 
@@ -77,14 +75,14 @@ export class HealthWatch {
   #lastError = '';
   #call: ClientCall | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
-  #backoffMs: number;
+  readonly #backoff: Backoff;
   #closed = false;
 
   constructor(session: ClientHttp2Session, options: HealthCheckOptions, onChange: () => void) {
     this.#session = session;
     this.#options = options;
     this.#onChange = onChange;
-    this.#backoffMs = options.initialBackoffMs;
+    this.#backoff = new Backoff(options.initialBackoffMs, options.maxBackoffMs);
   }
 
   /** CONNECTING until the first answer, then READY while the server says SERVING. */
@@ -107,7 +105,7 @@ export class HealthWatch {
     if (this.#retryTimer === undefined) return;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    this.#backoffMs = this.#options.initialBackoffMs;
+    this.#backoff.reset();
     this.#open();
   }
 
@@ -187,13 +185,12 @@ export class HealthWatch {
       // A17: a received message resets the backoff, so the next attempt is immediate. Its
       // TRANSIENT_FAILURE would last no time at all, so the subchannel goes straight to the
       // attempt's CONNECTING (as C-core does): calls wait for the new answer instead of failing.
-      this.#backoffMs = this.#options.initialBackoffMs;
+      this.#backoff.reset();
       this.#open();
       return;
     }
     this.#set('TRANSIENT_FAILURE', `health check stream of ${this.#describeService()} ended with ${statusCodeName(error.code)}${error.details === '' ? '' : `: ${error.details}`}`);
-    const delay = this.#backoffMs * (1 + JITTER * (Math.random() * 2 - 1));
-    this.#backoffMs = Math.min(this.#backoffMs * MULTIPLIER, this.#options.maxBackoffMs);
+    const delay = this.#backoff.next();
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#open();

@@ -3,6 +3,7 @@ import type { ClientHttp2Session } from 'node:http2';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { RpcError, StatusCode } from '../protocol/index.js';
+import { Backoff } from '../util/index.js';
 
 /** A channel's or connection's connectivity state (grpcio's `ChannelConnectivity`). */
 export type ConnectivityState = 'IDLE' | 'CONNECTING' | 'READY' | 'TRANSIENT_FAILURE' | 'SHUTDOWN';
@@ -40,10 +41,6 @@ export interface ConnectionOptions {
   readonly minConnectTimeoutMs: number;
 }
 
-// doc/connection-backoff.md
-const MULTIPLIER = 1.6;
-const JITTER = 0.2;
-
 /**
  * One HTTP/2 connection to one address, opened on demand and reopened after failures with
  * exponential backoff and jitter (doc/connection-backoff.md). A GOAWAY retires the current
@@ -56,7 +53,7 @@ export class Connection {
   #state: ConnectivityState = 'IDLE';
   #session: ClientHttp2Session | undefined;
   #listeners = new Set<(state: ConnectivityState) => void>();
-  #backoffMs: number;
+  readonly #backoff: Backoff;
   #retryTimer: NodeJS.Timeout | undefined;
   #keepaliveTimer: NodeJS.Timeout | undefined;
   #lastError = '';
@@ -65,7 +62,7 @@ export class Connection {
   constructor(address: Address, options: ConnectionOptions) {
     this.#address = address;
     this.#options = options;
-    this.#backoffMs = options.initialBackoffMs;
+    this.#backoff = new Backoff(options.initialBackoffMs, options.maxBackoffMs);
   }
 
   get state(): ConnectivityState {
@@ -122,7 +119,7 @@ export class Connection {
     // calls are pending.
     session.unref();
     this.#session = session;
-    const connectTimer = setTimeout(() => session.destroy(new Error('connect timeout')), Math.max(o.minConnectTimeoutMs, this.#backoffMs));
+    const connectTimer = setTimeout(() => session.destroy(new Error('connect timeout')), Math.max(o.minConnectTimeoutMs, this.#backoff.currentMs));
     connectTimer.unref();
     // READY once the server's SETTINGS arrive, not when the socket opens: a listener that
     // accepts and drops connections (a proxy with no backend, a process shutting down) must
@@ -130,7 +127,7 @@ export class Connection {
     session.once('remoteSettings', () => {
       clearTimeout(connectTimer);
       if (this.#session !== session) return;
-      this.#backoffMs = o.initialBackoffMs;
+      this.#backoff.reset();
       this.#setState('READY');
       this.#startKeepalive(session);
     });
@@ -157,8 +154,7 @@ export class Connection {
     if (this.#state === 'SHUTDOWN') return;
     if (next === 'TRANSIENT_FAILURE') {
       this.#setState('TRANSIENT_FAILURE');
-      const delay = this.#backoffMs * (1 + JITTER * (Math.random() * 2 - 1));
-      this.#backoffMs = Math.min(this.#backoffMs * MULTIPLIER, this.#options.maxBackoffMs);
+      const delay = this.#backoff.next();
       this.#retryTimer = setTimeout(() => {
         this.#retryTimer = undefined;
         if (this.#state !== 'TRANSIENT_FAILURE') return;

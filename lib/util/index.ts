@@ -10,3 +10,5 @@ export { onAbort, linkSignals, deadlineSignal, raceSignal } from './signals.js';
 export { onlyValue } from './only.js';
 /** @internal Base64 without Buffer, for code the browser client ships. */
 export { base64Encode, base64Decode } from './base64.js';
+/** @internal gRPC's reconnect backoff (doc/connection-backoff.md). */
+export { Backoff } from './backoff.js';
