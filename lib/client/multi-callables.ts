@@ -1,5 +1,5 @@
 import { Metadata, RpcError, StatusCode } from '../protocol/core.js';
-import type { ClientCallPort } from '../transport/index.js';
+import type { CallStatus, ClientCallPort } from '../transport/index.js';
 import {
   compressible,
   decodeResponse,
@@ -29,37 +29,28 @@ import { responseStream } from './response-stream.js';
 export function unaryUnaryCallable<Req, Res>(calls: CallStarter, method: string, requestSerializer: RequestSerializer<Req> | undefined, responseDeserializer: ResponseDeserializer<Res> | undefined): UnaryUnaryMultiCallable<Req, Res> {
   const serialize = (requestSerializer ?? identityBytes) as RequestSerializer<Req>;
   const deserialize = (responseDeserializer ?? identityBytes) as ResponseDeserializer<Res>;
-  const withCall = async (request: Req, options?: CallOptions): Promise<CallResult<Res>> => {
+  // One path for both forms; the plain call builds no result object and adds no promise layer.
+  const invoke = async <T>(request: Req, options: CallOptions | undefined, result: (response: Res, call: ClientCallPort, status: CallStatus) => T): Promise<T> => {
     const prepared = calls.prepare(method, options);
     try {
       const call = await calls.unaryAttempts(prepared, encodeRequest(sizedSerializer(options, serialize), request), compressible(request), true);
       const status = call.statusNow!;
       if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
-      const response = decodeResponse(sizedDeserializer(options, deserialize), call.responseNow() ?? (await call.response()));
-      return {
-        response,
-        initialMetadata: call.initialMetadataNow ?? new Metadata(),
-        trailingMetadata: status.metadata,
-        code: status.code,
-        details: status.details,
-        responseCompressed: call.lastResponseCompressed,
-      };
+      return result(decodeResponse(sizedDeserializer(options, deserialize), call.responseNow() ?? (await call.response())), call, status);
     } finally {
       prepared.dispose();
     }
   };
-  // The plain call reads only the response: no result object, no promise layer over withCall.
-  const callable = async (request: Req, options?: CallOptions): Promise<Res> => {
-    const prepared = calls.prepare(method, options);
-    try {
-      const call = await calls.unaryAttempts(prepared, encodeRequest(sizedSerializer(options, serialize), request), compressible(request), true);
-      const status = call.statusNow!;
-      if (status.code !== StatusCode.OK) throw new RpcError(status.code, status.details, { trailingMetadata: status.metadata });
-      return decodeResponse(sizedDeserializer(options, deserialize), call.responseNow() ?? (await call.response()));
-    } finally {
-      prepared.dispose();
-    }
-  };
+  const withCall = (request: Req, options?: CallOptions): Promise<CallResult<Res>> =>
+    invoke(request, options, (response, call, status) => ({
+      response,
+      initialMetadata: call.initialMetadataNow ?? new Metadata(),
+      trailingMetadata: status.metadata,
+      code: status.code,
+      details: status.details,
+      responseCompressed: call.lastResponseCompressed,
+    }));
+  const callable = (request: Req, options?: CallOptions): Promise<Res> => invoke(request, options, responseOnly);
   return Object.assign(callable, { withCall });
 }
 
@@ -114,4 +105,8 @@ export function streamStreamCallable<Req, Res>(calls: CallStarter, method: strin
     const prepared = calls.prepare(method, options);
     return responseStream(calls.streamingAttempts(prepared, requests, sizedSerializer(options, serialize), false), sizedDeserializer(options, deserialize), prepared.dispose);
   };
+}
+
+function responseOnly<Res>(response: Res): Res {
+  return response;
 }

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { RpcError, StatusCode } from '../protocol/core.js';
 import type { Address, ConnectivityState } from '../transport/index.js';
+import { formatHostPort } from './host-port.js';
 import type { LoadBalancer, LoadBalancerHelper, LoadBalancerProvider, Picker, Subchannel } from './load-balancer.js';
 
 /*
@@ -23,7 +24,7 @@ export const CONNECTION_ATTEMPT_DELAY_MS = 250;
 
 /** The key of an address, to keep one subchannel per address. @internal */
 export function addressKey(address: Address): string {
-  return 'path' in address ? `unix:${address.path}` : `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  return 'path' in address ? `unix:${address.path}` : formatHostPort(address.host, address.port);
 }
 
 /** The addresses without repeats, in their first order. @internal */

@@ -277,9 +277,9 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
   }
 
   /**
-   * Adds an uncompressed message to the frames written together at the end of this turn
-   * (issue 17): a generator that yields many messages without waiting costs one stream write per
-   * batch, not one per message. A lone message is not held up: node:http2 hands data to nghttp2
+   * Adds an uncompressed message to the frames written together at the end of this turn: a
+   * generator that yields many messages without waiting costs one stream write per batch, not
+   * one per message. A lone message is not held up: node:http2 hands data to nghttp2
    * from setImmediate, and the batch is written from process.nextTick, before that. The payload
    * is copied now, so a serializer may reuse its buffer.
    */
