@@ -1,5 +1,4 @@
 import { AbortError } from 'abort-controller-x';
-import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { Metadata, RpcError, StatusCode, type Compression } from '../protocol/index.js';
 import type { PeerInfo, ServerCallPort, ServerCallStatus } from '../transport/index.js';
 import {
@@ -13,6 +12,7 @@ import {
   MORE,
   REPORT,
   REQUEST,
+  START,
   WINDOW,
   transferable,
   type CallTask,
@@ -26,9 +26,17 @@ const HEADERS_SENT = 1;
 const FINISHED = 2;
 const CANCELLED = 3;
 
+/** The worker's channel to the main thread, shared by the calls it runs one after another. @internal */
+export interface WorkerLink {
+  /** Posts a message to the main thread, moving the buffers in `transfer`. */
+  post(message: FromWorker, transfer?: ArrayBuffer[]): void;
+  /** Takes the messages already queued for this worker, without waiting for the event loop. */
+  drain(): void;
+}
+
 /**
- * The worker's side of a call served by a worker pool: a ServerCallPort over the MessagePort to
- * the main thread, so the worker runs the same dispatcher and ServerContext as the main thread
+ * The worker's side of a call served by a worker pool: a ServerCallPort over the worker's channel
+ * to the main thread, so the worker runs the same dispatcher and ServerContext as the main thread
  * (the same rules for abort, setCode, trailers, UNKNOWN). The main thread owns the real port,
  * its deadline timer and its limits; it tells this one when the call is cancelled.
  * @internal
@@ -42,7 +50,9 @@ export class WorkerCallPort implements ServerCallPort {
   lastMessageCompressed: boolean;
   status: ServerCallStatus | undefined;
 
-  readonly #port: MessagePort;
+  /** The call's id in the worker's messages. */
+  readonly id: number;
+  readonly #link: WorkerLink;
   readonly #task: CallTask;
   readonly #maxSend: number;
   readonly #controller = new AbortController();
@@ -58,27 +68,27 @@ export class WorkerCallPort implements ServerCallPort {
   #halfClosed = false;
   #readable: (() => void) | undefined;
 
-  constructor(task: CallTask) {
+  constructor(id: number, task: CallTask, link: WorkerLink) {
+    this.id = id;
     this.#task = task;
-    this.#port = task.port;
+    this.#link = link;
     this.#maxSend = task.maxSendMessageBytes;
     this.path = task.path;
     this.metadata = new Metadata(task.metadata);
     this.deadline = task.deadline;
     this.authority = task.authority;
     this.lastMessageCompressed = task.requestCompressed;
-    this.#port.on('message', (message: ToWorker) => this.receive(message));
   }
 
-  // Both read the port first: a CPU-bound handler that never yields to the event loop still
+  // Both read the channel first: a CPU-bound handler that never yields to the event loop still
   // sees a cancel when it checks `context.isActive()` or `context.signal.aborted`.
   get signal(): AbortSignal {
-    if (this.#state < FINISHED) this.drain();
+    if (this.#state < FINISHED) this.#link.drain();
     return this.#controller.signal;
   }
 
   get active(): boolean {
-    if (this.#state < FINISHED) this.drain();
+    if (this.#state < FINISHED) this.#link.drain();
     return this.#state < FINISHED;
   }
 
@@ -95,7 +105,7 @@ export class WorkerCallPort implements ServerCallPort {
     else this.#done.push(callback);
   }
 
-  /** Takes one message from the main thread. */
+  /** Takes one message of this call from the main thread. */
   receive(message: ToWorker): void {
     switch (message.t) {
       case REQUEST:
@@ -113,6 +123,8 @@ export class WorkerCallPort implements ServerCallPort {
       case CANCEL:
         this.#markCancelled(new RpcError(message.code, message.details));
         break;
+      case START:
+        break;
     }
   }
 
@@ -128,7 +140,7 @@ export class WorkerCallPort implements ServerCallPort {
       const next = this.#requests.shift();
       if (next !== undefined) {
         // One read frees one place: the main thread reads the client only this far ahead.
-        this.#post({ t: MORE });
+        this.#post({ t: MORE, id: this.id });
         this.lastMessageCompressed = next.compressed;
         let value: T;
         try {
@@ -147,14 +159,14 @@ export class WorkerCallPort implements ServerCallPort {
   }
 
   setResponseCompression(compression: Compression): void {
-    if (this.#state === OPEN) this.#post({ t: COMPRESSION, compression });
+    if (this.#state === OPEN) this.#post({ t: COMPRESSION, id: this.id, compression });
   }
 
   sendHeaders(metadata?: Metadata): void {
     if (this.#state !== OPEN) return;
     this.#state = HEADERS_SENT;
     this.headersSent = true;
-    this.#post({ t: HEADERS, metadata: metadata === undefined ? [] : pairsOf(metadata) });
+    this.#post({ t: HEADERS, id: this.id, metadata: metadata === undefined ? [] : pairsOf(metadata) });
   }
 
   send(payload: Uint8Array, compress: boolean): Promise<void> | undefined {
@@ -163,7 +175,7 @@ export class WorkerCallPort implements ServerCallPort {
     this.#state = HEADERS_SENT;
     this.headersSent = true;
     const bytes = transferable(payload);
-    this.#post({ t: MESSAGE, bytes, compress }, [bytes]);
+    this.#post({ t: MESSAGE, id: this.id, bytes, compress }, [bytes]);
     this.#unacked++;
     // The main thread ACKs each message once port.send has room again: past WINDOW messages
     // in flight the handler's next `yield` waits, so a client that does not read pauses it.
@@ -175,39 +187,29 @@ export class WorkerCallPort implements ServerCallPort {
     if (this.#state >= FINISHED) return undefined;
     this.#checkSize(payload);
     const response = transferable(payload);
-    this.#end({ t: END, code: StatusCode.OK, details, trailers: trailers === undefined ? undefined : pairsOf(trailers), response, compress, cancel: false }, [response]);
+    this.#end({ t: END, id: this.id, code: StatusCode.OK, details, trailers: trailers === undefined ? undefined : pairsOf(trailers), response, compress, cancel: false }, [response]);
     return undefined;
   }
 
   finish(code: StatusCode, details: string, trailers?: Metadata): void {
     if (this.#state >= FINISHED) return;
-    this.#end({ t: END, code, details, trailers: trailers === undefined ? undefined : pairsOf(trailers), response: undefined, compress: true, cancel: false }, []);
+    this.#end({ t: END, id: this.id, code, details, trailers: trailers === undefined ? undefined : pairsOf(trailers), response: undefined, compress: true, cancel: false }, []);
   }
 
   cancel(reason: RpcError, sendStatus: boolean): void {
     if (this.#state >= FINISHED) return;
-    this.#post({ t: END, code: reason.code, details: reason.details, trailers: undefined, response: undefined, compress: true, cancel: !sendStatus });
+    this.#post({ t: END, id: this.id, code: reason.code, details: reason.details, trailers: undefined, response: undefined, compress: true, cancel: !sendStatus });
     this.#markCancelled(reason);
   }
 
   /** Reports an error to the main thread's `onHandlerError`. */
   report(error: unknown): void {
     try {
-      this.#port.postMessage({ t: REPORT, error } satisfies FromWorker);
+      this.#link.post({ t: REPORT, id: this.id, error });
     } catch {
       // Not cloneable (it holds a function, say): its text still reaches the report.
-      this.#port.postMessage({ t: REPORT, error: new Error(String(error)) } satisfies FromWorker);
+      this.#link.post({ t: REPORT, id: this.id, error: new Error(String(error)) });
     }
-  }
-
-  /** Takes the messages already queued on the port, without waiting for the event loop. */
-  drain(): void {
-    for (let m = receiveMessageOnPort(this.#port); m !== undefined; m = receiveMessageOnPort(this.#port)) this.receive(m.message as ToWorker);
-  }
-
-  /** Stops listening: the call is over for this worker. */
-  close(): void {
-    this.#port.close();
   }
 
   #checkSize(payload: Uint8Array): void {
@@ -261,7 +263,7 @@ export class WorkerCallPort implements ServerCallPort {
   }
 
   #post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
-    this.#port.postMessage(message, transfer);
+    this.#link.post(message, transfer);
   }
 }
 

@@ -1,39 +1,63 @@
 /*
- * The module each worker thread of a worker pool runs (piscina's task function). It loads the
- * user's handler module once, then runs each call it is given with the main thread's
- * dispatcher over a WorkerCallPort: decode, the handler, encode, all in this thread.
+ * The script each worker thread of a worker pool runs. It loads the user's handler module, tells
+ * the main thread what it serves, then runs the calls it is given, one at a time, with the main
+ * thread's dispatcher over a WorkerCallPort: decode, the handler, encode, all in this thread.
  */
-import { workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { StatusCode } from '../protocol/index.js';
 import { ServerContext } from './context.js';
 import { runCall } from './dispatch.js';
-import { WorkerCallPort } from './worker-call-port.js';
+import { WorkerCallPort, type WorkerLink } from './worker-call-port.js';
 import { loadWorkerModule, type LoadedModule } from './worker-module.js';
-import type { CallTask, Description, DescribeTask } from './worker-protocol.js';
+import { DONE, LOAD_FAILED, READY, START, type CallTask, type FromWorker, type ToWorker, type WorkerState } from './worker-protocol.js';
 
-let loaded: Promise<LoadedModule> | undefined;
+const channel = parentPort;
+if (channel === null) throw new Error('worker-entry runs in a worker thread of a worker pool');
 
-/**
- * Runs one call (or, for a DescribeTask, tells which methods the module serves). Settles when
- * the handler has ended; never rejects for a call.
- * @internal
- */
-export default async function runTask(task: CallTask | DescribeTask): Promise<Description | undefined> {
-  const module = await (loaded ??= loadWorkerModule((workerData as { module: string }).module));
-  if ('describe' in task) return module.description;
-  const port = new WorkerCallPort(task);
-  try {
-    // A call cancelled while it waited in the queue has its CANCEL here already: do not start it.
-    port.drain();
-    if (!port.active) return undefined;
-    const invoker = module.invokers.get(task.path);
-    if (invoker === undefined) {
-      port.finish(StatusCode.UNIMPLEMENTED, `Method not found: ${task.path}`);
-      return undefined;
-    }
-    await runCall(port, new ServerContext(port), invoker, (error) => port.report(error));
-  } finally {
-    port.close();
-  }
-  return undefined;
+let current: WorkerCallPort | undefined;
+
+const link: WorkerLink = {
+  post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+    channel.postMessage(message, transfer);
+  },
+  drain(): void {
+    for (let m = receiveMessageOnPort(channel); m !== undefined; m = receiveMessageOnPort(channel)) route(m.message as ToWorker);
+  },
+};
+
+function route(message: ToWorker): void {
+  if (message.t === START) void run(message.id, message.task);
+  // A message of a call that has ended (a late ACK or CANCEL) has no one to go to.
+  else if (current !== undefined && message.id === current.id) current.receive(message);
 }
+
+async function run(id: number, task: CallTask): Promise<void> {
+  const port = new WorkerCallPort(id, task, link);
+  current = port;
+  try {
+    // A call cancelled as it was handed over has its CANCEL queued already: do not start it.
+    link.drain();
+    if (!port.active) return;
+    const invoker = module.invokers.get(task.path);
+    if (invoker === undefined) port.finish(StatusCode.UNIMPLEMENTED, `Method not found: ${task.path}`);
+    else await runCall(port, new ServerContext(port), invoker, (error) => port.report(error));
+  } finally {
+    current = undefined;
+    link.post({ t: DONE, id });
+  }
+}
+
+let module: LoadedModule;
+try {
+  module = await loadWorkerModule((workerData as { module: string }).module);
+} catch (error) {
+  try {
+    channel.postMessage({ t: LOAD_FAILED, error } satisfies WorkerState);
+  } catch {
+    // Not cloneable: its text still reaches the main thread.
+    channel.postMessage({ t: LOAD_FAILED, error: new Error(String(error)) } satisfies WorkerState);
+  }
+  process.exit(1);
+}
+channel.on('message', route);
+channel.postMessage({ t: READY, description: module.description } satisfies WorkerState);

@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { extname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import { Worker } from 'node:worker_threads';
 import { Metadata, RpcError, StatusCode, toRpcError } from '../protocol/index.js';
 import type { ServerCallPort } from '../transport/index.js';
 import type { ErrorReporter } from './dispatch.js';
@@ -12,20 +11,25 @@ import {
   ACK,
   CANCEL,
   COMPRESSION,
+  DONE,
   END,
   HALF_CLOSE,
   HEADERS,
+  LOAD_FAILED,
   MESSAGE,
   MORE,
+  READY,
   REPORT,
   REQUEST,
   REQUEST_CREDIT,
+  START,
   transferable,
   type CallTask,
   type Description,
   type FromWorker,
   type ToWorker,
   type WorkerMethod,
+  type WorkerState,
 } from './worker-protocol.js';
 
 /** Options of {@link Server.addWorkerHandlers}: the pool of worker threads serving one handler module. */
@@ -63,25 +67,45 @@ export interface WorkerLimits {
 export const WORKER_STOP_MS = 2000;
 
 // This file's own extension: `.js` in dist, `.ts` when run from source under tsx.
-const ENTRY = fileURLToPath(new URL(`./worker-entry${extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+const ENTRY_URL = new URL(`./worker-entry${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /**
- * A pool of worker threads (piscina) serving one handler module, and the main thread's side of
- * each call it runs: the call port's bytes go to the worker and come back (worker-protocol.ts).
+ * A pool of worker threads serving one handler module, and the main thread's side of each call
+ * it runs: the call port's bytes go to a worker and come back (worker-protocol.ts). Each worker
+ * runs one call at a time over its own long-lived channel; calls wait in a bounded queue for a
+ * free worker. Workers start as calls need them (up to `maxWorkers`), the first `minWorkers` stay,
+ * the rest exit after `idleTimeoutMs` idle, and one that exits is replaced.
  * @internal
  */
 export class WorkerPool {
-  readonly #pool: Piscina;
+  readonly #href: string;
+  readonly #maxWorkers: number;
+  readonly #minWorkers: number;
+  readonly #maxQueued: number;
+  readonly #idleTimeoutMs: number;
   readonly #limits: WorkerLimits;
   readonly #report: ErrorReporter;
-  // Calls handed to the pool and not yet settled, so stop() can let cancelled handlers end.
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #workers = new Set<PoolWorker>();
+  // Started workers free for a call, the most recently freed last.
+  readonly #idle: PoolWorker[] = [];
+  // Calls waiting for a free worker, in order of arrival.
+  readonly #queue: MainSide[] = [];
+  // Workers spawned and still loading the module.
+  #loading = 0;
+  #nextId = 1;
+  // destroy() waiting for the calls in workers to end.
+  #drained: (() => void) | undefined;
+  #loaded = false;
+  #closing = false;
+  readonly #description: Promise<Description>;
+  #described!: (description: Description) => void;
+  #loadFailed!: (error: unknown) => void;
 
   /**
    * @throws RangeError for a bad option; TypeError for a module that is not a URL or string
    */
   constructor(module: URL | string, options: WorkerPoolOptions, limits: WorkerLimits, report: ErrorReporter) {
-    const href = moduleHref(module);
+    this.#href = moduleHref(module);
     const maxWorkers = options.maxWorkers ?? Math.max(1, availableParallelism() - 1);
     checkInteger(maxWorkers, 'maxWorkers', 1);
     const minWorkers = options.minWorkers ?? 1;
@@ -90,31 +114,26 @@ export class WorkerPool {
     checkInteger(maxQueued, 'maxQueued', 0);
     const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     checkInteger(idleTimeoutMs, 'idleTimeoutMs', 0);
+    this.#maxWorkers = maxWorkers;
+    this.#minWorkers = Math.min(minWorkers, maxWorkers);
+    this.#maxQueued = maxQueued;
+    this.#idleTimeoutMs = idleTimeoutMs;
     this.#limits = limits;
     this.#report = report;
-    this.#pool = new Piscina({
-      filename: ENTRY,
-      minThreads: Math.min(minWorkers, maxWorkers),
-      maxThreads: maxWorkers,
-      maxQueue: maxQueued,
-      idleTimeout: idleTimeoutMs,
-      // One call per worker at a time: a CPU-bound handler would starve a second one anyway,
-      // and a crash then takes exactly one call with it.
-      concurrentTasksPerWorker: 1,
-      // Idle workers wait for tasks on their event loop, not in Atomics.wait: measured here, a
-      // trivial call costs ~115 µs more in a worker this way against ~190 µs with 'sync', and
-      // the handler module's own timers and ports keep running between calls.
-      atomics: 'disabled',
-      workerData: { module: href },
+    this.#description = new Promise<Description>((resolve, reject) => {
+      this.#described = resolve;
+      this.#loadFailed = reject;
     });
   }
 
   /**
-   * Loads the module in a worker and asks which methods it serves.
+   * Starts the first workers (at least one, to load the module) and tells which methods the
+   * module serves.
    * @throws the module's load error, or TypeError for a module of the wrong shape
    */
   describe(): Promise<Description> {
-    return this.#pool.run({ describe: true }) as Promise<Description>;
+    for (let i = this.#workers.size; i < Math.max(1, this.#minWorkers); i++) this.#spawn();
+    return this.#description;
   }
 
   /** Serves the call on `port` in a worker. Never throws; the call ends with a status. */
@@ -125,13 +144,13 @@ export class WorkerPool {
       return;
     }
     if (method.requestStreaming) {
-      this.#start(port, method, undefined);
+      this.#start(new MainSide(port, method, undefined, this.#report));
       return;
     }
     // As the executor does: the unary request is read whole before the call takes a worker or
     // a place in the queue, so a client slow to upload holds neither.
     port.readUnary().then(
-      (bytes) => this.#start(port, method, bytes),
+      (bytes) => this.#start(new MainSide(port, method, bytes, this.#report)),
       (err: unknown) => {
         const status = toRpcError(err);
         port.finish(status.code, status.details);
@@ -139,10 +158,220 @@ export class WorkerPool {
     );
   }
 
-  #start(port: ServerCallPort, method: WorkerMethod, bytes: Uint8Array | undefined): void {
-    if (!port.active) return;
-    const request = bytes === undefined ? undefined : transferable(bytes);
-    const { port1, port2 } = new MessageChannel();
+  #start(call: MainSide): void {
+    if (!call.active) return;
+    const worker = this.#idle.pop();
+    if (worker !== undefined) {
+      this.#assign(worker, call);
+      return;
+    }
+    // A worker started for this call: the call waits for it, not for a place in the queue.
+    if (this.#workers.size < this.#maxWorkers && this.#queue.length >= this.#loading) this.#spawn();
+    if (this.#closing || this.#queue.length >= this.#maxQueued + this.#loading) {
+      call.refuse(StatusCode.RESOURCE_EXHAUSTED, 'Cannot run handler: every worker is busy and the queue is full');
+      return;
+    }
+    this.#queue.push(call);
+    call.onCancelWhileQueued(() => {
+      const at = this.#queue.indexOf(call);
+      if (at >= 0) this.#queue.splice(at, 1);
+    });
+  }
+
+  #assign(worker: PoolWorker, call: MainSide): void {
+    clearTimeout(worker.idleTimer);
+    worker.idleTimer = undefined;
+    worker.call = call;
+    call.begin(worker.thread, this.#nextId++, this.#limits);
+  }
+
+  /** A worker has loaded the module or ended a call: it takes the next call waiting, or idles. */
+  #free(worker: PoolWorker): void {
+    worker.call = undefined;
+    if (this.#closing) {
+      if (this.#busy() === 0) this.#drained?.();
+      return;
+    }
+    for (let call = this.#queue.shift(); call !== undefined; call = this.#queue.shift()) {
+      if (!call.active) continue;
+      this.#assign(worker, call);
+      return;
+    }
+    this.#idle.push(worker);
+    if (this.#workers.size > this.#minWorkers) {
+      worker.idleTimer = setTimeout(() => this.#retire(worker), this.#idleTimeoutMs);
+      worker.idleTimer.unref();
+    }
+  }
+
+  /** An idle worker beyond `minWorkers` exits. */
+  #retire(worker: PoolWorker): void {
+    const at = this.#idle.indexOf(worker);
+    if (at < 0 || this.#workers.size <= this.#minWorkers) return;
+    this.#idle.splice(at, 1);
+    this.#workers.delete(worker);
+    worker.retired = true;
+    void worker.thread.terminate();
+  }
+
+  #spawn(): void {
+    const source = ENTRY_URL.pathname.endsWith('.ts');
+    // From source under tsx, a worker gets no loader hooks of its own: it registers tsx before
+    // importing the entry (in dist the entry is plain JavaScript).
+    const thread = source
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY_URL.href)}); })`, { eval: true, workerData: { module: this.#href } })
+      : new Worker(ENTRY_URL, { workerData: { module: this.#href } });
+    const worker: PoolWorker = { thread, call: undefined, ready: false, retired: false, idleTimer: undefined, error: undefined };
+    this.#workers.add(worker);
+    this.#loading++;
+    thread.on('message', (m: FromWorker | WorkerState) => this.#receive(worker, m));
+    thread.on('error', (err) => (worker.error = err));
+    thread.on('exit', (code) => this.#exited(worker, code));
+  }
+
+  #receive(worker: PoolWorker, m: FromWorker | WorkerState): void {
+    switch (m.t) {
+      case READY:
+        worker.ready = true;
+        this.#loading--;
+        this.#loaded = true;
+        this.#described(m.description);
+        this.#free(worker);
+        return;
+      case LOAD_FAILED:
+        worker.error = m.error;
+        return;
+      case DONE:
+        if (worker.call?.id !== m.id) return;
+        worker.call.settled();
+        this.#free(worker);
+        return;
+      default:
+        if (worker.call?.id === m.id) worker.call.receive(m);
+    }
+  }
+
+  #exited(worker: PoolWorker, code: number): void {
+    clearTimeout(worker.idleTimer);
+    this.#workers.delete(worker);
+    const idle = this.#idle.indexOf(worker);
+    if (idle >= 0) this.#idle.splice(idle, 1);
+    if (worker.retired) return;
+    const error = worker.error ?? new Error(`The worker thread exited with code ${code}`);
+    if (!worker.ready) {
+      this.#loading--;
+      // The module did not load: describe() fails with its error, and calls waiting for this
+      // worker fail with it when no other worker can take them.
+      this.#loadFailed(error);
+      if (this.#loaded && this.#workers.size === 0) {
+        this.#report(error, this.#href);
+        for (const call of this.#queue.splice(0)) call.refuse(StatusCode.INTERNAL, 'Cannot run handler: the worker thread could not load the handler module');
+      }
+      return;
+    }
+    // The worker exited (process.exit, an uncaught error, out of memory) or was terminated
+    // mid-call: a fault of the server, not a transient condition a retry would cure, so
+    // INTERNAL (statuscodes.md). Other calls are not affected; a new worker takes its place.
+    worker.call?.crashed(error);
+    worker.call = undefined;
+    if (this.#closing && this.#busy() === 0) this.#drained?.();
+    if (!this.#closing && (this.#queue.length > this.#loading || this.#workers.size < this.#minWorkers)) this.#spawn();
+  }
+
+  /**
+   * Terminates the workers. Calls still running have been cancelled by then (stop's grace is
+   * over); their handlers get up to WORKER_STOP_MS to see the signal and end (their `finally`
+   * blocks run) before the threads are terminated.
+   */
+  async destroy(): Promise<void> {
+    this.#closing = true;
+    for (const call of this.#queue.splice(0)) call.refuse(StatusCode.UNAVAILABLE, 'Cannot run handler: the server is stopping');
+    if (this.#busy() > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+        timer = setTimeout(resolve, WORKER_STOP_MS);
+      });
+      clearTimeout(timer);
+    }
+    const workers = [...this.#workers];
+    for (const w of workers) w.retired = true;
+    await Promise.all(workers.map((w) => w.thread.terminate()));
+  }
+
+  /** How many workers run a call. */
+  #busy(): number {
+    let n = 0;
+    for (const w of this.#workers) if (w.call !== undefined) n++;
+    return n;
+  }
+}
+
+/** One worker thread of a pool and the call it runs, if any. */
+interface PoolWorker {
+  readonly thread: Worker;
+  call: MainSide | undefined;
+  ready: boolean;
+  // Terminated on purpose (idle, or the pool's end): its exit fails nothing.
+  retired: boolean;
+  idleTimer: NodeJS.Timeout | undefined;
+  // Why it exited: its uncaught error, or its module's load error.
+  error: unknown;
+}
+
+/** The main thread's side of one call served by a worker: moves its bytes, status and signal. */
+class MainSide {
+  /** The call's id in its worker's messages, once it has one. */
+  id = 0;
+  readonly #port: ServerCallPort;
+  readonly #method: WorkerMethod;
+  readonly #report: ErrorReporter;
+  #request: Uint8Array | undefined;
+  #worker: Worker | undefined;
+  #whileQueued: (() => void) | undefined;
+  // Worker messages waiting for port.send's room (at most WINDOW and an END).
+  readonly #out: FromWorker[] = [];
+  #sending = false;
+  #gotEnd = false;
+  #over = false;
+  #credit = REQUEST_CREDIT;
+  #wakePump: (() => void) | undefined;
+  readonly #onAbort = (): void => {
+    if (this.#worker === undefined) {
+      // Still queued: it leaves the queue; the port has ended the call.
+      this.#whileQueued?.();
+      return;
+    }
+    const reason = this.#port.signal.reason as unknown;
+    const status = reason instanceof RpcError ? reason : new RpcError(StatusCode.CANCELLED, 'Call cancelled');
+    this.#toWorker({ t: CANCEL, id: this.id, code: status.code, details: status.details });
+    this.#wake();
+  };
+
+  constructor(port: ServerCallPort, method: WorkerMethod, request: Uint8Array | undefined, report: ErrorReporter) {
+    this.#port = port;
+    this.#method = method;
+    this.#request = request;
+    this.#report = report;
+    port.signal.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  get active(): boolean {
+    return this.#port.active;
+  }
+
+  /** Runs `leave` if the call is cancelled before a worker takes it. */
+  onCancelWhileQueued(leave: () => void): void {
+    this.#whileQueued = leave;
+  }
+
+  /** Hands the call to `worker` as call `id`. */
+  begin(worker: Worker, id: number, limits: WorkerLimits): void {
+    const port = this.#port;
+    this.#worker = worker;
+    this.id = id;
+    const request = this.#request === undefined ? undefined : transferable(this.#request);
+    this.#request = undefined;
     const { peer, auth, identityKey } = port.peerInfo();
     const task: CallTask = {
       path: port.path,
@@ -154,84 +383,43 @@ export class WorkerPool {
       identityKey,
       request,
       requestCompressed: port.lastMessageCompressed,
-      maxSendMessageBytes: this.#limits.maxSendMessageBytes,
-      port: port2,
+      maxSendMessageBytes: limits.maxSendMessageBytes,
     };
-    const call = new MainSide(port, port1, method, this.#report);
-    const settled = this.#pool.run(task, { transferList: request === undefined ? [port2] : [port2, request] }).then(
-      () => call.settled(undefined),
-      (err: unknown) => call.settled(err),
-    );
-    this.#inFlight.add(settled);
-    void settled.then(() => this.#inFlight.delete(settled));
+    this.#toWorker({ t: START, id, task }, request === undefined ? [] : [request]);
+    if (this.#method.requestStreaming) void this.#pumpRequests();
   }
 
-  /**
-   * Terminates the workers. Calls still running have been cancelled by then (stop's grace is
-   * over); their handlers get up to WORKER_STOP_MS to see the signal and end (their `finally`
-   * blocks run) before the threads are terminated.
-   */
-  async destroy(): Promise<void> {
-    if (this.#inFlight.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(this.#inFlight), new Promise<void>((resolve) => (timer = setTimeout(resolve, WORKER_STOP_MS)))]);
-      clearTimeout(timer);
-    }
-    await this.#pool.destroy();
-  }
-}
-
-/** The main thread's side of one call running in a worker: moves its bytes, status and signal. */
-class MainSide {
-  readonly #port: ServerCallPort;
-  readonly #worker: MessagePort;
-  readonly #report: ErrorReporter;
-  // Worker messages waiting for port.send's room (at most WINDOW and an END).
-  readonly #out: FromWorker[] = [];
-  #sending = false;
-  #gotEnd = false;
-  #over = false;
-  #credit = REQUEST_CREDIT;
-  #wakePump: (() => void) | undefined;
-  readonly #onAbort = (): void => {
-    const reason = this.#port.signal.reason as unknown;
-    const status = reason instanceof RpcError ? reason : new RpcError(StatusCode.CANCELLED, 'Call cancelled');
-    this.#toWorker({ t: CANCEL, code: status.code, details: status.details });
-    this.#wake();
-  };
-
-  constructor(port: ServerCallPort, worker: MessagePort, method: WorkerMethod, report: ErrorReporter) {
-    this.#port = port;
-    this.#worker = worker;
-    this.#report = report;
-    worker.on('message', (m: FromWorker) => this.#receive(m));
-    port.signal.addEventListener('abort', this.#onAbort, { once: true });
-    if (method.requestStreaming) void this.#pumpRequests();
-  }
-
-  /**
-   * The pool's task has settled. What the worker posted before returning is queued on our port
-   * already (postMessage enqueues at once), so it is taken now, in order, before judging.
-   */
-  settled(err: unknown): void {
-    for (let m = receiveMessageOnPort(this.#worker); m !== undefined; m = receiveMessageOnPort(this.#worker)) this.#receive(m.message as FromWorker);
+  /** Ends a call no worker took (the queue is full, the pool is stopping). */
+  refuse(code: StatusCode, details: string): void {
     this.#over = true;
-    this.#worker.close();
     this.#port.signal.removeEventListener('abort', this.#onAbort);
-    this.#wake();
+    if (this.#port.active) this.#port.finish(code, details);
+  }
+
+  /** The worker's handler has returned: everything it posted has been received, in order. */
+  settled(): void {
+    this.#finish();
     if (this.#gotEnd || !this.#port.active) return;
-    if (err instanceof Error && QUEUE_FULL.has(err.message)) {
-      this.#port.finish(StatusCode.RESOURCE_EXHAUSTED, 'Cannot run handler: every worker is busy and the queue is full');
-      return;
-    }
-    // The worker exited (process.exit, an uncaught error, out of memory) or was terminated
-    // mid-call: a fault of the server, not a transient condition a retry would cure, so
-    // INTERNAL (statuscodes.md). The pool replaces the worker; other calls are not affected.
-    this.#report(err ?? new Error('The worker finished without a status'), this.#port.path);
+    this.#report(new Error('The worker finished without a status'), this.#port.path);
     this.#port.finish(StatusCode.INTERNAL, 'Cannot finish call: the worker thread running its handler exited');
   }
 
-  #receive(m: FromWorker): void {
+  /** The worker exited while it ran the call. */
+  crashed(error: unknown): void {
+    this.#finish();
+    if (this.#gotEnd || !this.#port.active) return;
+    this.#report(error, this.#port.path);
+    this.#port.finish(StatusCode.INTERNAL, 'Cannot finish call: the worker thread running its handler exited');
+  }
+
+  #finish(): void {
+    this.#over = true;
+    this.#port.signal.removeEventListener('abort', this.#onAbort);
+    this.#wake();
+  }
+
+  /** Takes one message of this call from its worker. */
+  receive(m: FromWorker): void {
     const port = this.#port;
     switch (m.t) {
       case HEADERS:
@@ -273,14 +461,14 @@ class MainSide {
         return;
       }
       if (pending === undefined) {
-        this.#toWorker({ t: ACK });
+        this.#toWorker({ t: ACK, id: this.id });
         continue;
       }
       this.#sending = true;
       pending.then(
         () => {
           this.#sending = false;
-          this.#toWorker({ t: ACK });
+          this.#toWorker({ t: ACK, id: this.id });
           this.#flush();
         },
         (err: unknown) => {
@@ -317,7 +505,7 @@ class MainSide {
     this.#out.length = 0;
     const status = toRpcError(err);
     if (this.#port.active) this.#port.finish(status.code, status.details);
-    this.#toWorker({ t: CANCEL, code: status.code, details: status.details });
+    this.#toWorker({ t: CANCEL, id: this.id, code: status.code, details: status.details });
   }
 
   /** Moves request messages to the worker, at most REQUEST_CREDIT ahead of the handler's reads. */
@@ -329,13 +517,13 @@ class MainSide {
         if (this.#over || !this.#port.active) break;
         const r = await it.next();
         if (r.done === true) {
-          this.#toWorker({ t: HALF_CLOSE });
+          this.#toWorker({ t: HALF_CLOSE, id: this.id });
           return;
         }
         if (this.#over) break;
         this.#credit--;
         const bytes = transferable(r.value);
-        this.#toWorker({ t: REQUEST, bytes, compressed: this.#port.lastMessageCompressed }, [bytes]);
+        this.#toWorker({ t: REQUEST, id: this.id, bytes, compressed: this.#port.lastMessageCompressed }, [bytes]);
       }
       await it.return?.();
     } catch {
@@ -351,7 +539,7 @@ class MainSide {
   }
 
   #toWorker(message: ToWorker, transfer: ArrayBuffer[] = []): void {
-    if (!this.#over) this.#worker.postMessage(message, transfer);
+    if (!this.#over) this.#worker?.postMessage(message, transfer);
   }
 }
 
@@ -380,9 +568,6 @@ export function workerMethodHandler(method: WorkerMethod): AnyRpcMethodHandler {
     [key]: behavior,
   });
 }
-
-// piscina's rejections for a full queue (its Errors.TaskQueueAtLimit and NoTaskQueueAvailable).
-const QUEUE_FULL: ReadonlySet<string> = new Set(['Task queue is at limit', 'No task queue available and all Workers are busy']);
 
 function identity(bytes: Uint8Array): Uint8Array {
   return bytes;

@@ -1,20 +1,22 @@
 import { StatusCode, type Compression, type MetadataValue } from '../protocol/index.js';
-import type { MessagePort } from 'node:worker_threads';
 
 /*
- * What crosses between the main thread and a worker for one call served by a worker pool
- * (DESIGN.md §1). The pool's task carries the call's facts and a MessagePort; everything the
- * call does after that goes over the port, in order:
+ * What crosses between the main thread and a worker of a worker pool (DESIGN.md §1). Each worker
+ * has one long-lived channel, its own `postMessage`, and runs one call at a time; every message of
+ * a call carries the call's id, so a late message of an earlier call is told apart and dropped.
  *
  *   main thread                                         worker
  *   ───────────                                         ──────
- *   task { path, metadata, peer, deadline, bytes } ───► runCall over a WorkerCallPort
- *   { t: REQUEST, bytes } (at most `credit` ahead) ───►  handler pulls; { t: MORE } ◄── each pull
- *   { t: HALF_CLOSE } ────────────────────────────────►  requests end
- *   { t: ACK } after port.send's drain ───────────────►  a `yield` waits past WINDOW unacked
- *   { t: CANCEL, code, details } ─────────────────────►  signal aborts, requests throw
+ *                                                   ◄── { t: READY, description } module loaded
+ *                                                       (or { t: LOAD_FAILED, error }, then exit)
+ *   { t: START, id, task } (unary request inside) ───►  runCall over a WorkerCallPort
+ *   { t: REQUEST, id, bytes } (≤ `credit` ahead) ─────►  handler pulls; { t: MORE, id } ◄── each pull
+ *   { t: HALF_CLOSE, id } ────────────────────────────►  requests end
+ *   { t: ACK, id } after port.send's drain ───────────►  a `yield` waits past WINDOW unacked
+ *   { t: CANCEL, id, code, details } ─────────────────►  signal aborts, requests throw
  *   ◄── { t: HEADERS } / { t: COMPRESSION } / { t: MESSAGE, bytes } / { t: REPORT, error }
  *   ◄── { t: END, code, details, trailers, response? }  the status (and a unary response)
+ *   ◄── { t: DONE, id }                                  the handler has returned: the worker is free
  *
  * Message bytes are copied once into a fresh ArrayBuffer and transferred, never cloned.
  */
@@ -32,6 +34,8 @@ export const HALF_CLOSE = 1;
 export const ACK = 2;
 /** main → worker @internal */
 export const CANCEL = 3;
+/** main → worker @internal */
+export const START = 4;
 /** worker → main @internal */
 export const HEADERS = 10;
 /** worker → main @internal */
@@ -44,26 +48,35 @@ export const REPORT = 13;
 export const END = 14;
 /** worker → main @internal */
 export const MORE = 15;
+/** worker → main @internal */
+export const DONE = 16;
+/** worker → main @internal */
+export const READY = 17;
+/** worker → main @internal */
+export const LOAD_FAILED = 18;
 
 /** Metadata as it crosses: `[key, value]` pairs. @internal */
 export type MetadataPairs = Array<[string, MetadataValue]>;
 
 /** A message from the main thread to a worker. @internal */
 export type ToWorker =
-  | { readonly t: typeof REQUEST; readonly bytes: ArrayBuffer; readonly compressed: boolean }
-  | { readonly t: typeof HALF_CLOSE }
-  | { readonly t: typeof ACK }
-  | { readonly t: typeof CANCEL; readonly code: StatusCode; readonly details: string };
+  | { readonly t: typeof START; readonly id: number; readonly task: CallTask }
+  | { readonly t: typeof REQUEST; readonly id: number; readonly bytes: ArrayBuffer; readonly compressed: boolean }
+  | { readonly t: typeof HALF_CLOSE; readonly id: number }
+  | { readonly t: typeof ACK; readonly id: number }
+  | { readonly t: typeof CANCEL; readonly id: number; readonly code: StatusCode; readonly details: string };
 
-/** A message from a worker to the main thread. @internal */
+/** A message of one call from a worker to the main thread. @internal */
 export type FromWorker =
-  | { readonly t: typeof HEADERS; readonly metadata: MetadataPairs }
-  | { readonly t: typeof COMPRESSION; readonly compression: Compression }
-  | { readonly t: typeof MESSAGE; readonly bytes: ArrayBuffer; readonly compress: boolean }
-  | { readonly t: typeof REPORT; readonly error: unknown }
-  | { readonly t: typeof MORE }
+  | { readonly t: typeof HEADERS; readonly id: number; readonly metadata: MetadataPairs }
+  | { readonly t: typeof COMPRESSION; readonly id: number; readonly compression: Compression }
+  | { readonly t: typeof MESSAGE; readonly id: number; readonly bytes: ArrayBuffer; readonly compress: boolean }
+  | { readonly t: typeof REPORT; readonly id: number; readonly error: unknown }
+  | { readonly t: typeof MORE; readonly id: number }
+  | { readonly t: typeof DONE; readonly id: number }
   | {
       readonly t: typeof END;
+      readonly id: number;
       readonly code: StatusCode;
       readonly details: string;
       readonly trailers: MetadataPairs | undefined;
@@ -73,6 +86,11 @@ export type FromWorker =
       /** `context.cancel()`: the main thread cancels the call with this code instead of sending it. */
       readonly cancel: boolean;
     };
+
+/** A worker's own messages to the main thread, about its module. @internal */
+export type WorkerState =
+  | { readonly t: typeof READY; readonly description: Description }
+  | { readonly t: typeof LOAD_FAILED; readonly error: unknown };
 
 /** One call handed to a worker. @internal */
 export interface CallTask {
@@ -89,12 +107,6 @@ export interface CallTask {
   readonly requestCompressed: boolean;
   /** The server's `grpc.max_send_message_length`, checked in the worker as a transport would. */
   readonly maxSendMessageBytes: number;
-  readonly port: MessagePort;
-}
-
-/** The task that asks a fresh worker which methods its module serves. @internal */
-export interface DescribeTask {
-  readonly describe: true;
 }
 
 /** One method a worker module serves. @internal */
@@ -104,7 +116,7 @@ export interface WorkerMethod {
   readonly responseStreaming: boolean;
 }
 
-/** A worker's answer to {@link DescribeTask}. @internal */
+/** What a worker's module serves, sent once it has loaded. @internal */
 export interface Description {
   readonly methods: WorkerMethod[];
   readonly services: string[];
