@@ -14,7 +14,7 @@ const HANDLERS = new URL('./fixtures/thread-pool-handlers.mjs', import.meta.url)
 const METHODS: Record<string, Kind> = {
   Echo: 'unary', EchoAsync: 'unary', Thread: 'unary', Count: 'serverStream', Join: 'clientStream', Bidi: 'bidi', Context: 'unary',
   SetCode: 'unary', Abort: 'unary', AbortWithStatus: 'unary', Throw: 'unary', Spin: 'unary', Burn: 'unary', Sleep: 'unary', Crash: 'unary',
-  Produce: 'serverStream', TakeOne: 'clientStream', Mark: 'unary', Callback: 'unary',
+  Produce: 'serverStream', TakeOne: 'clientStream', Mark: 'unary', Callback: 'unary', Meet: 'unary',
 };
 
 /** Messages the fixture's handlers post from inside their worker. */
@@ -117,8 +117,14 @@ describe('worker thread pool (addWorkerHandlers)', () => {
     const [a, b] = await Promise.all([s.client.unary('Burn', '150'), s.client.unary('Burn', '150')]);
     assert.equal(a.value, 'burnt:150');
     assert.equal(b.value, 'burnt:150');
-    const threads = new Set(await Promise.all([0, 1, 2, 3].map(async () => (await s.client.unary('Thread', '')).value)));
-    assert.ok(threads.size >= 1);
+    // Each call waits to hear from the other one: they meet only if two workers run them at once.
+    const met = await Promise.all([s.client.unary('Meet', 'parallel'), s.client.unary('Meet', 'parallel')]);
+    const [x, y] = met.map((r) => /^(\d+) met (\d+)$/.exec(String(r.value)));
+    assert.ok(x !== null && y !== null, `both calls met another: ${met.map((r) => String(r.value)).join(', ')}`);
+    assert.equal(x[1], y[2]);
+    assert.equal(y[1], x[2]);
+    assert.notEqual(x[1], x[2]);
+    assert.notEqual(x[1], String(threadId));
   });
 
   it('gives the worker the context: metadata, peer, deadline, timeRemaining, isActive, signal, auth facts; headers once', async () => {
@@ -393,6 +399,62 @@ describe('worker thread pool: failures and limits', () => {
     } finally {
       await s.close();
       reports.close();
+    }
+  });
+
+  it('takes queued calls in order of arrival', async () => {
+    const reports = new Reports();
+    const s = await start({ maxWorkers: 1 });
+    try {
+      const busy = s.client.unary('Sleep', '200');
+      const ids = ['order-1', 'order-2', 'order-3', 'order-4'];
+      const calls: Array<ReturnType<JsClient['unary']>> = [];
+      for (const id of ids) {
+        calls.push(s.client.unary('Mark', id));
+        await sleep(20);
+      }
+      await Promise.all([busy, ...calls]);
+      await reports.next((m) => m.id === 'order-4');
+      assert.deepEqual(reports.all((m) => typeof m.id === 'string' && m.id.startsWith('order-')).map((m) => m.id), ids);
+    } finally {
+      await s.close();
+      reports.close();
+    }
+  });
+
+  it('a call cancelled while it waits gives its place in the queue back at once', async () => {
+    const s = await start({ maxWorkers: 1, maxQueued: 1 });
+    try {
+      const busy = s.client.unary('Sleep', '600');
+      const expired = await s.client.unary('Mark', 'expired', new grpc.Metadata(), { deadline: Date.now() + 100 });
+      assert.equal(expired.status?.code, StatusCode.DEADLINE_EXCEEDED);
+      // The worker is still busy: the new call takes the freed place in the queue instead of being refused.
+      const next = s.client.unary('Echo', 'next');
+      const [b, n] = await Promise.all([busy, next]);
+      assert.equal(b.value, 'slept');
+      assert.equal(n.value, 'echo:next:worker');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('starts workers as calls need them, up to maxWorkers, and lets idle ones beyond minWorkers exit', async () => {
+    const s = await start({ maxWorkers: 2, minWorkers: 1, idleTimeoutMs: 150 });
+    try {
+      const thread = async (): Promise<string> => String((await s.client.unary('Thread', '')).value);
+      const first = await thread();
+      // Two at once: the second starts a worker of its own.
+      const met = await Promise.all([s.client.unary('Meet', 'grow'), s.client.unary('Meet', 'grow')]);
+      const pair = met.map((r) => /^(\d+) met (\d+)$/.exec(String(r.value))?.[1]);
+      assert.ok(pair.every((t) => t !== undefined), `both calls met: ${met.map((r) => String(r.value)).join(', ')}`);
+      assert.ok(pair.includes(first), 'the first worker took one of them');
+      assert.notEqual(pair[0], pair[1]);
+      await sleep(500);
+      // One of the two has exited (idle beyond minWorkers: 1); the other is kept and answers.
+      const later = new Set(await Promise.all([thread(), thread(), thread()]));
+      assert.equal(pair.filter((t) => later.has(t!)).length, 1, `one of ${pair.join(', ')} is left: ${[...later].join(', ')}`);
+    } finally {
+      await s.close();
     }
   });
 
