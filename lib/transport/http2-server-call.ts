@@ -27,6 +27,10 @@ import { CANCELLED, FINISHED, HEADERS_SENT, OPEN, ServerCallState, checkSendSize
 
 const EMPTY: Frame[] = [];
 
+/** Where a stream's shared listeners find their call (see Http2ServerCall.#streamListeners). */
+const CALL = Symbol('grpc-iter.Http2ServerCall');
+type CallStream = ServerHttp2Stream & { [CALL]: Http2ServerCall };
+
 // node:http2 copies header objects before use, so these are shared by every call. gRPC has no
 // use for the Date header node adds by default.
 const RESPONSE_HEADERS: HeaderMap = Object.freeze({
@@ -76,8 +80,10 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
   #pending: Buffer | undefined;
   #pendingLength = 0;
   #flushQueued = false;
-  /** Resolvers of whatever waits on the stream (readable, drain); a cancel wakes them all. */
+  /** Resolvers of whatever waits on the stream to drain; a cancel wakes them all. */
   #waiters: Array<() => void> | (() => void) | undefined;
+  /** The resolver of the request reader's wait for data (#waitReadable); a cancel wakes it too. */
+  #reader: (() => void) | undefined;
 
   // Only what later steps read is kept of the request headers (memory per idle stream counts).
   readonly #rawHeaders: readonly string[];
@@ -93,9 +99,24 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
     // node:http2 joins repeated headers with ", " in `headers`; the raw list keeps them apart.
     this.#rawHeaders = rawHeaders;
     this.#limits = limits;
-    stream.on('close', () => this.#onClose());
+    (stream as CallStream)[CALL] = this;
+    stream.on('close', Http2ServerCall.#streamListeners.close);
     stream.on('error', noop); // reported through 'close' and rstCode
   }
+
+  // One set of listeners shared by every call's stream (each finds its call on the stream), not
+  // closures per call: an idle stream holds less.
+  static readonly #streamListeners = {
+    close(this: CallStream): void {
+      this[CALL].#onClose();
+    },
+    wantTrailers(this: CallStream): void {
+      this[CALL].#sendTrailers();
+    },
+    readable(this: CallStream): void {
+      this[CALL].#wakeReader();
+    },
+  };
 
   get metadata(): Metadata {
     return (this.#metadata ??= rawHeadersToMetadata(this.#rawHeaders));
@@ -140,6 +161,7 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
 
   protected onCancel(reason: RpcError): void {
     this.#pending = undefined; // flushed first by a status or a server reset; dropped after a client's
+    this.#wakeReader();
     this.#wake();
     this.#unaryReject?.(reason);
   }
@@ -149,6 +171,26 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
     this.#waiters = undefined;
     if (typeof waiters === 'function') waiters();
     else if (waiters !== undefined) for (const resolve of waiters) resolve();
+  }
+
+  /** Waits for request bytes or their end ('readable', 'end'), or for the call to end. */
+  #waitReadable(): Promise<void> {
+    const stream = this.stream;
+    stream.on('readable', Http2ServerCall.#streamListeners.readable);
+    stream.on('end', Http2ServerCall.#streamListeners.readable);
+    return new Promise((resolve) => {
+      this.#reader = resolve;
+    });
+  }
+
+  #wakeReader(): void {
+    const resolve = this.#reader;
+    if (resolve === undefined) return;
+    this.#reader = undefined;
+    const stream = this.stream;
+    stream.off('readable', Http2ServerCall.#streamListeners.readable);
+    stream.off('end', Http2ServerCall.#streamListeners.readable);
+    resolve();
   }
 
   /** Waits for any of the stream's `events`, or for the call to be cancelled. */
@@ -175,6 +217,7 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
     if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
     this.#pending = undefined;
     this.clearDeadline();
+    this.#wakeReader();
     this.#wake();
     // Closed before we sent a status: the client reset the stream or the connection died.
     if (this.state < FINISHED) this.markCancelled(this.#resetReason());
@@ -231,7 +274,7 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
           decoder?.end();
           return;
         }
-        await this.#waitFor(READ_EVENTS);
+        await this.#waitReadable();
       }
     } catch (err) {
       if (err instanceof RpcError && this.state < FINISHED) this.cancel(err, true);
@@ -262,7 +305,8 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
     this.state = HEADERS_SENT;
     this.headersSent = true;
     if (this.stream.destroyed || this.stream.closed) return;
-    this.stream.once('wantTrailers', () => this.#sendTrailers());
+    // node:http2 asks for trailers once per stream.
+    this.stream.on('wantTrailers', Http2ServerCall.#streamListeners.wantTrailers);
     guard(() => this.stream.respond(this.#responseHeaders(metadata), WITH_TRAILERS));
   }
 
@@ -414,7 +458,6 @@ export function headerString(value: string | string[] | undefined): string | und
   return Array.isArray(value) ? value.join(',') : value;
 }
 
-const READ_EVENTS = ['readable', 'end'] as const; // 'close' wakes every waiter (#onClose)
 const DRAIN_EVENTS = ['drain', 'close'] as const;
 
 /**
