@@ -363,16 +363,19 @@ export class TransportServer {
     this.#sessions.set(session, state);
     session.on('error', noop);
     session.on('close', () => this.#onSessionClose(session, state));
+    // One 'close' listener for all the session's streams, not a closure per stream ('close' is
+    // emitted once, so no `once` wrapper either): an idle stream holds less.
+    const onStreamClose = (): void => {
+      state.activeStreams--;
+      if (state.activeStreams === 0) this.#armIdle(session, state);
+    };
     session.on('stream', (stream) => {
       state.activeStreams++;
       if (state.idleTimer !== undefined) {
         clearTimeout(state.idleTimer);
         state.idleTimer = undefined;
       }
-      stream.once('close', () => {
-        state.activeStreams--;
-        if (state.activeStreams === 0) this.#armIdle(session, state);
-      });
+      stream.on('close', onStreamClose);
     });
     session.on('ping', () => this.#onPing(session, state));
     session.on('remoteSettings', () => this.#onSettings(session, state));
