@@ -36,12 +36,9 @@ export async function runCall(port: ServerCallPort, ctx: ServerContext, invoker:
     const requests = invoker.requestStreaming ? port.requests(decode) : oneRequest(port, decode, requestBytes);
     const result = invoker.invoke(requests, ctx);
     const responses = isThenable(result) ? await result : result;
-    if (invoker.responseStreaming) {
-      await pump(port, ctx, encode, responses);
-      port.finish(ctx.statusCode ?? StatusCode.OK, ctx.statusDetails ?? '', ctx.trailers);
-    } else {
-      await sendOne(port, ctx, encode, await single(responses), report);
-    }
+    // Handed on, not awaited: a stream waiting for its next response keeps pump's frame only.
+    if (invoker.responseStreaming) return pump(port, ctx, encode, responses, report);
+    await sendOne(port, ctx, encode, await single(responses), report);
   } catch (err) {
     failCall(port, ctx, err, report);
   }
@@ -126,46 +123,53 @@ function finishError(port: ServerCallPort, ctx: ServerContext, err: unknown, rep
  * Writes a handler's responses, pulling the next only when the port has room, so a fast
  * generator runs at the client's pace: one plain loop per message. A write error goes back into
  * the generator with `throw`, and then `return` ends it whatever it did with the error, so its
- * `finally` blocks always run (STYLE.md §3); an ended call stops it with `return` too.
+ * `finally` blocks always run (STYLE.md §3); an ended call stops it with `return` too. Then the
+ * status (see {@link failCall} for an error). Never rejects.
  */
-async function pump(port: ServerCallPort, ctx: ServerContext, encode: (value: unknown) => Uint8Array, source: Responses): Promise<void> {
-  if (Symbol.asyncIterator in source) {
-    const it = source[Symbol.asyncIterator]();
-    for (;;) {
-      const r = await it.next();
-      if (r.done === true) return;
-      if (!port.active) {
-        await it.return?.();
-        return;
+async function pump(port: ServerCallPort, ctx: ServerContext, encode: (value: unknown) => Uint8Array, source: Responses, report: ErrorReporter): Promise<void> {
+  try {
+    if (Symbol.asyncIterator in source) {
+      const it = source[Symbol.asyncIterator]();
+      for (;;) {
+        const r = await it.next();
+        if (r.done === true) break;
+        if (!port.active) {
+          await it.return?.();
+          break;
+        }
+        try {
+          const pending = port.send(encode(r.value), ctx.takeCompressNext());
+          if (pending !== undefined) await pending;
+        } catch (err) {
+          await endAfterError(it, err);
+          throw err;
+        }
+        if (!port.active) {
+          await it.return?.();
+          break;
+        }
       }
-      try {
-        const pending = port.send(encode(r.value), ctx.takeCompressNext());
-        if (pending !== undefined) await pending;
-      } catch (err) {
-        await endAfterError(it, err);
-        throw err;
-      }
-      if (!port.active) {
-        await it.return?.();
-        return;
+    } else {
+      const it = source[Symbol.iterator]();
+      for (;;) {
+        const r = it.next();
+        if (r.done === true) break;
+        try {
+          const pending = port.send(encode(r.value), ctx.takeCompressNext());
+          if (pending !== undefined) await pending;
+        } catch (err) {
+          endSyncAfterError(it, err);
+          throw err;
+        }
+        if (!port.active) {
+          it.return?.();
+          break;
+        }
       }
     }
-  }
-  const it = source[Symbol.iterator]();
-  for (;;) {
-    const r = it.next();
-    if (r.done === true) return;
-    try {
-      const pending = port.send(encode(r.value), ctx.takeCompressNext());
-      if (pending !== undefined) await pending;
-    } catch (err) {
-      endSyncAfterError(it, err);
-      throw err;
-    }
-    if (!port.active) {
-      it.return?.();
-      return;
-    }
+    port.finish(ctx.statusCode ?? StatusCode.OK, ctx.statusDetails ?? '', ctx.trailers);
+  } catch (err) {
+    failCall(port, ctx, err, report);
   }
 }
 
