@@ -47,7 +47,8 @@ export abstract class ServerCallState {
   #controller: AbortController | undefined;
   #abortReason: RpcError | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
-  #doneCallbacks: Array<(cancelled: boolean) => void> | undefined;
+  /** One callback as it is (the common case: no array per call), several in an array. */
+  #doneCallbacks: ((cancelled: boolean) => void) | Array<(cancelled: boolean) => void> | undefined;
   #done = false;
   #status: ServerCallStatus | undefined;
 
@@ -87,7 +88,10 @@ export abstract class ServerCallState {
       callback(this.state === CANCELLED);
       return;
     }
-    (this.#doneCallbacks ??= []).push(callback);
+    const callbacks = this.#doneCallbacks;
+    if (callbacks === undefined) this.#doneCallbacks = callback;
+    else if (typeof callbacks === 'function') this.#doneCallbacks = [callbacks, callback];
+    else callbacks.push(callback);
   }
 
   /** Starts the deadline timer; when it fires the call ends DEADLINE_EXCEEDED. */
@@ -174,13 +178,8 @@ export abstract class ServerCallState {
     if (callbacks === undefined) return;
     this.#doneCallbacks = undefined;
     const cancelled = this.state === CANCELLED;
-    for (const cb of callbacks) {
-      try {
-        cb(cancelled);
-      } catch (err) {
-        process.emitWarning(`A call's done callback threw: ${String(err)}`);
-      }
-    }
+    if (typeof callbacks === 'function') runDoneCallback(callbacks, cancelled);
+    else for (const cb of callbacks) runDoneCallback(cb, cancelled);
   }
 
   protected clearDeadline(): void {
@@ -193,6 +192,14 @@ export abstract class ServerCallState {
   /** The error a request iterator throws once the call is cancelled. */
   protected abortError(): Error {
     return abortError(this.#abortReason);
+  }
+}
+
+function runDoneCallback(callback: (cancelled: boolean) => void, cancelled: boolean): void {
+  try {
+    callback(cancelled);
+  } catch (err) {
+    process.emitWarning(`A call's done callback threw: ${String(err)}`);
   }
 }
 
