@@ -12,6 +12,7 @@ import {
   encodeFrame,
   encodeFrameInto,
   encodeGrpcMessage,
+  isReservedHeader,
   rawHeadersToMetadata,
   metadataToHeaders,
   statusFromRstCode,
@@ -97,7 +98,7 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
     this.#authority = headers[':authority'];
     this.acceptEncoding = headerString(headers['grpc-accept-encoding']);
     // node:http2 joins repeated headers with ", " in `headers`; the raw list keeps them apart.
-    this.#rawHeaders = rawHeaders;
+    this.#rawHeaders = metadataEntries(rawHeaders);
     this.#limits = limits;
     (stream as CallStream)[CALL] = this;
     stream.on('close', Http2ServerCall.#streamListeners.close);
@@ -452,6 +453,22 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
 }
 
 function noop(): void {}
+
+const NO_ENTRIES: readonly string[] = Object.freeze([]);
+
+/**
+ * The name/value pairs of `rawHeaders` that can be metadata (not reserved): a call keeps these
+ * until someone reads its metadata, and most calls have none, so they share one empty list.
+ */
+function metadataEntries(rawHeaders: readonly string[]): readonly string[] {
+  let kept: string[] | undefined;
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const key = rawHeaders[i]!;
+    if (isReservedHeader(key)) continue;
+    (kept ??= []).push(key, rawHeaders[i + 1]!);
+  }
+  return kept ?? NO_ENTRIES;
+}
 
 /** A header that may have arrived more than once, joined as HTTP joins lists. @internal */
 export function headerString(value: string | string[] | undefined): string | undefined {
