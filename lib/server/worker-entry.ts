@@ -3,13 +3,14 @@
  * the main thread what it serves, then runs the calls it is given, one at a time, with the main
  * thread's dispatcher over a WorkerCallPort: decode, the handler, encode, all in this thread.
  */
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { StatusCode } from '../protocol/index.js';
 import { ServerContext } from './context.js';
 import { runCall } from './dispatch.js';
 import { WorkerCallPort, type WorkerLink } from './worker-call-port.js';
 import { loadWorkerModule, type LoadedModule } from './worker-module.js';
-import { DONE, LOAD_FAILED, READY, START, type CallTask, type FromWorker, type ToWorker, type WorkerState } from './worker-protocol.js';
+import { DONE, LOAD_FAILED, READY, START, type CallTask, type FromWorker, type ToWorker, type WorkerData, type WorkerState } from './worker-protocol.js';
 
 const channel = parentPort;
 if (channel === null) throw new Error('worker-entry runs in a worker thread of a worker pool');
@@ -47,9 +48,13 @@ async function run(id: number, task: CallTask): Promise<void> {
   }
 }
 
+const data = workerData as WorkerData;
+// On Linux a thread has a nice value of its own: this lowers this worker's priority only.
+if (data.niceIncrement > 0) setPriority(0, Math.min(19, getPriority(0) + data.niceIncrement));
+
 let module: LoadedModule;
 try {
-  module = await loadWorkerModule((workerData as { module: string }).module);
+  module = await loadWorkerModule(data.module);
 } catch (error) {
   try {
     channel.postMessage({ t: LOAD_FAILED, error } satisfies WorkerState);

@@ -28,6 +28,7 @@ import {
   type Description,
   type FromWorker,
   type ToWorker,
+  type WorkerData,
   type WorkerMethod,
   type WorkerState,
 } from './worker-protocol.js';
@@ -56,6 +57,14 @@ export interface WorkerPoolOptions {
    * @default 30000
    */
   readonly idleTimeoutMs?: number;
+  /**
+   * Added to the worker threads' nice value, 0 to 19: the higher, the lower their scheduling
+   * priority against the main thread, so that on a busy machine the event loop (other calls,
+   * health checks, keepalive pings) runs as soon as it has work instead of waiting for a core.
+   * Linux only (where a thread has a nice value of its own); ignored elsewhere.
+   * @default 0
+   */
+  readonly niceIncrement?: number;
 }
 
 /** Server limits a worker applies as a transport would. @internal */
@@ -79,6 +88,7 @@ const ENTRY_URL = new URL(`./worker-entry${extname(fileURLToPath(import.meta.url
  */
 export class WorkerPool {
   readonly #href: string;
+  readonly #workerData: WorkerData;
   readonly #maxWorkers: number;
   readonly #minWorkers: number;
   readonly #maxQueued: number;
@@ -114,6 +124,10 @@ export class WorkerPool {
     checkInteger(maxQueued, 'maxQueued', 0);
     const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     checkInteger(idleTimeoutMs, 'idleTimeoutMs', 0);
+    const niceIncrement = options.niceIncrement ?? 0;
+    checkInteger(niceIncrement, 'niceIncrement', 0);
+    if (niceIncrement > 19) throw new RangeError(`Cannot add worker handlers: niceIncrement must be at most 19, got ${niceIncrement}`);
+    this.#workerData = { module: this.#href, niceIncrement: process.platform === 'linux' ? niceIncrement : 0 };
     this.#maxWorkers = maxWorkers;
     this.#minWorkers = Math.min(minWorkers, maxWorkers);
     this.#maxQueued = maxQueued;
@@ -219,8 +233,8 @@ export class WorkerPool {
     // From source under tsx, a worker gets no loader hooks of its own: it registers tsx before
     // importing the entry (in dist the entry is plain JavaScript).
     const thread = source
-      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY_URL.href)}); })`, { eval: true, workerData: { module: this.#href } })
-      : new Worker(ENTRY_URL, { workerData: { module: this.#href } });
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY_URL.href)}); })`, { eval: true, workerData: this.#workerData })
+      : new Worker(ENTRY_URL, { workerData: this.#workerData });
     const worker: PoolWorker = { thread, call: undefined, ready: false, retired: false, idleTimer: undefined, error: undefined };
     this.#workers.add(worker);
     this.#loading++;

@@ -87,6 +87,14 @@ export type FromWorker =
       readonly cancel: boolean;
     };
 
+/** What a worker thread of a pool is started with. @internal */
+export interface WorkerData {
+  /** The handler module's URL. */
+  readonly module: string;
+  /** Added to the thread's nice value (Linux), before the module loads. */
+  readonly niceIncrement: number;
+}
+
 /** A worker's own messages to the main thread, about its module. @internal */
 export type WorkerState =
   | { readonly t: typeof READY; readonly description: Description }

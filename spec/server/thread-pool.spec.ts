@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { getPriority } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import * as http2 from 'node:http2';
@@ -14,7 +15,7 @@ const HANDLERS = new URL('./fixtures/thread-pool-handlers.mjs', import.meta.url)
 const METHODS: Record<string, Kind> = {
   Echo: 'unary', EchoAsync: 'unary', Thread: 'unary', Count: 'serverStream', Join: 'clientStream', Bidi: 'bidi', Context: 'unary',
   SetCode: 'unary', Abort: 'unary', AbortWithStatus: 'unary', Throw: 'unary', Spin: 'unary', Burn: 'unary', Sleep: 'unary', Crash: 'unary',
-  Produce: 'serverStream', TakeOne: 'clientStream', Mark: 'unary', Callback: 'unary', Meet: 'unary',
+  Produce: 'serverStream', TakeOne: 'clientStream', Mark: 'unary', Callback: 'unary', Meet: 'unary', Nice: 'unary',
 };
 
 /** Messages the fixture's handlers post from inside their worker. */
@@ -119,8 +120,8 @@ describe('worker thread pool (addWorkerHandlers)', () => {
     assert.equal(b.value, 'burnt:150');
     // Each call waits to hear from the other one: they meet only if two workers run them at once.
     const met = await Promise.all([s.client.unary('Meet', 'parallel'), s.client.unary('Meet', 'parallel')]);
-    const [x, y] = met.map((r) => /^(\d+) met (\d+)$/.exec(String(r.value)));
-    assert.ok(x !== null && y !== null, `both calls met another: ${met.map((r) => String(r.value)).join(', ')}`);
+    const [x, y] = met.map((r) => /^(\d+) met (\d+)$/.exec(String(r.value)) ?? undefined);
+    assert.ok(x !== undefined && y !== undefined, `both calls met another: ${met.map((r) => String(r.value)).join(', ')}`);
     assert.equal(x[1], y[2]);
     assert.equal(y[1], x[2]);
     assert.notEqual(x[1], x[2]);
@@ -491,10 +492,23 @@ describe('worker thread pool: failures and limits', () => {
     }
   });
 
+  it('niceIncrement lowers the priority of the worker threads only (Linux)', { skip: process.platform !== 'linux' && 'a thread has its own nice value on Linux only' }, async () => {
+    const s = await start({ maxWorkers: 1, niceIncrement: 7 });
+    try {
+      const base = getPriority(0);
+      assert.equal((await s.client.unary('Nice', '')).value, String(Math.min(19, base + 7)));
+      assert.equal(getPriority(0), base, "the main thread's priority is unchanged");
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses bad pool options and a module without a list of services', async () => {
     const srv = server();
     assert.throws(() => srv.addWorkerHandlers(HANDLERS, { maxWorkers: 0 }), RangeError);
     assert.throws(() => srv.addWorkerHandlers(HANDLERS, { maxQueued: -1 }), RangeError);
+    assert.throws(() => srv.addWorkerHandlers(HANDLERS, { niceIncrement: 20 }), RangeError);
+    assert.throws(() => srv.addWorkerHandlers(HANDLERS, { niceIncrement: -1 }), RangeError);
     await assert.rejects(srv.addWorkerHandlers(new URL('./fixtures/thread-pool-not-a-module.mjs', import.meta.url)), /default export must be an array of services/);
     await srv.stop(null);
   });
