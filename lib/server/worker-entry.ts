@@ -4,18 +4,19 @@
  * thread's dispatcher over a WorkerCallPort: decode, the handler, encode, all in this thread.
  */
 import { getPriority, setPriority } from 'node:os';
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { StatusCode } from '../protocol/index.js';
 import { ServerContext } from './context.js';
 import { runCall } from './dispatch.js';
 import { WorkerCallPort, type WorkerLink } from './worker-call-port.js';
 import { loadWorkerModule, type LoadedModule } from './worker-module.js';
-import { DONE, LOAD_FAILED, READY, START, type CallTask, type FromWorker, type ToWorker, type WorkerData, type WorkerState } from './worker-protocol.js';
+import { DONE, LOAD_FAILED, READY, REVOKE, REVOKED, START, type CallTask, type FromWorker, type ToWorker, type WorkerData, type WorkerState } from './worker-protocol.js';
 
-const channel = parentPort;
-if (channel === null) throw new Error('worker-entry runs in a worker thread of a worker pool');
+const channel = toMain();
 
 let current: WorkerCallPort | undefined;
+// Calls sent ahead while one runs, in order, each with the messages that came for it meanwhile.
+const pending: Array<{ id: number; task: CallTask; early: ToWorker[] }> = [];
 
 const link: WorkerLink = {
   post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
@@ -27,14 +28,28 @@ const link: WorkerLink = {
 };
 
 function route(message: ToWorker): void {
-  if (message.t === START) void run(message.id, message.task);
-  // A message of a call that has ended (a late ACK or CANCEL) has no one to go to.
-  else if (current !== undefined && message.id === current.id) current.receive(message);
+  switch (message.t) {
+    case START:
+      if (current === undefined) void run(message.id, message.task, []);
+      else pending.push({ id: message.id, task: message.task, early: [] });
+      return;
+    case REVOKE: {
+      const at = pending.findIndex((p) => p.id === message.id);
+      if (at >= 0) pending.splice(at, 1);
+      channel.postMessage({ t: REVOKED, id: message.id, taken: at < 0 } satisfies FromWorker);
+      return;
+    }
+    default:
+      if (current !== undefined && message.id === current.id) current.receive(message);
+      else pending.find((p) => p.id === message.id)?.early.push(message);
+    // A message of a call that has ended (a late ACK or CANCEL) has no one to go to.
+  }
 }
 
-async function run(id: number, task: CallTask): Promise<void> {
+async function run(id: number, task: CallTask, early: ToWorker[]): Promise<void> {
   const port = new WorkerCallPort(id, task, link);
   current = port;
+  for (const message of early) port.receive(message);
   try {
     // A call cancelled as it was handed over has its CANCEL queued already: do not start it.
     link.drain();
@@ -45,12 +60,19 @@ async function run(id: number, task: CallTask): Promise<void> {
   } finally {
     current = undefined;
     link.post({ t: DONE, id });
+    const next = pending.shift();
+    if (next !== undefined) void run(next.id, next.task, next.early);
   }
 }
 
 const data = workerData as WorkerData;
 // On Linux a thread has a nice value of its own: this lowers this worker's priority only.
 if (data.niceIncrement > 0) setPriority(0, Math.min(19, getPriority(0) + data.niceIncrement));
+
+function toMain(): MessagePort {
+  if (parentPort === null) throw new Error('worker-entry runs in a worker thread of a worker pool');
+  return parentPort;
+}
 
 let module: LoadedModule;
 try {

@@ -15,7 +15,7 @@ const HANDLERS = new URL('./fixtures/thread-pool-handlers.mjs', import.meta.url)
 const METHODS: Record<string, Kind> = {
   Echo: 'unary', EchoAsync: 'unary', Thread: 'unary', Count: 'serverStream', Join: 'clientStream', Bidi: 'bidi', Context: 'unary',
   SetCode: 'unary', Abort: 'unary', AbortWithStatus: 'unary', Throw: 'unary', Spin: 'unary', Burn: 'unary', Sleep: 'unary', Crash: 'unary',
-  Produce: 'serverStream', TakeOne: 'clientStream', Mark: 'unary', Callback: 'unary', Meet: 'unary', Nice: 'unary',
+  Produce: 'serverStream', TakeOne: 'clientStream', Mark: 'unary', Callback: 'unary', Meet: 'unary', Nice: 'unary', CrashLater: 'unary', Nap: 'unary',
 };
 
 /** Messages the fixture's handlers post from inside their worker. */
@@ -454,6 +454,43 @@ describe('worker thread pool: failures and limits', () => {
       // One of the two has exited (idle beyond minWorkers: 1); the other is kept and answers.
       const later = new Set(await Promise.all([thread(), thread(), thread()]));
       assert.equal(pair.filter((t) => later.has(t!)).length, 1, `one of ${pair.join(', ')} is left: ${[...later].join(', ')}`);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a call sent ahead to a busy worker is taken back when another worker falls idle first', async () => {
+    const reports = new Reports();
+    const s = await start({ maxWorkers: 2, minWorkers: 1 });
+    try {
+      const t0 = performance.now();
+      // The first worker takes the long call; the short one waits for a second worker to start.
+      const long = s.client.unary('Nap', 'steal-long:1500').then((r) => ({ r, at: performance.now() - t0 }));
+      await reports.next((m) => m.id === 'steal-long' && m.started === true);
+      const short = s.client.unary('Nap', 'steal-short:150');
+      await reports.next((m) => m.id === 'steal-short' && m.started === true);
+      // Both workers are busy: this call is sent ahead to the first one, behind the long call.
+      const queued = s.client.unary('Echo', 'stolen').then((r) => ({ r, at: performance.now() - t0 }));
+      const [l, q] = await Promise.all([long, queued]);
+      assert.equal((await short).value, 'napped:steal-short');
+      assert.equal(q.r.value, 'echo:stolen:worker');
+      assert.equal(l.r.value, 'napped:steal-long');
+      // It ran on the second worker as soon as that one was free, not after the long call.
+      assert.ok(q.at < l.at - 500, `the queued call ended at ${q.at.toFixed(0)} ms, the long one at ${l.at.toFixed(0)} ms`);
+    } finally {
+      await s.close();
+      reports.close();
+    }
+  });
+
+  it('a call sent ahead to a worker that then exits is run by another worker', async () => {
+    const s = await start({ maxWorkers: 1 });
+    try {
+      const crashing = s.client.unary('CrashLater', '200');
+      await sleep(50);
+      const next = s.client.unary('Echo', 'survivor');
+      assert.equal((await crashing).status?.code, StatusCode.INTERNAL);
+      assert.equal((await next).value, 'echo:survivor:worker');
     } finally {
       await s.close();
     }
