@@ -28,6 +28,10 @@ import { CANCELLED, FINISHED, HEADERS_SENT, OPEN, ServerCallState, checkSendSize
 
 const EMPTY: Frame[] = [];
 
+// Set by Http2ServerCall's static block: how a RequestReader reaches the call's private steps.
+let pullRequests: (call: Http2ServerCall, reader: RequestReader) => void;
+let readerFailed: (call: Http2ServerCall, err: unknown) => void;
+
 /** Where a stream's shared listeners find their call (see Http2ServerCall.#streamListeners). */
 const CALL = Symbol('grpc-iter.Http2ServerCall');
 type CallStream = ServerHttp2Stream & { [CALL]: Http2ServerCall };
@@ -83,8 +87,8 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
   #flushQueued = false;
   /** Resolvers of whatever waits on the stream to drain; a cancel wakes them all. */
   #waiters: Array<() => void> | (() => void) | undefined;
-  /** The resolver of the request reader's wait for data (#waitReadable); a cancel wakes it too. */
-  #reader: (() => void) | undefined;
+  /** The request reader while it waits for data (#pull); 'readable', 'end' or a cancel wake it. */
+  #reader: RequestReader | undefined;
 
   // Only what later steps read is kept of the request headers (memory per idle stream counts).
   readonly #rawHeaders: readonly string[];
@@ -174,24 +178,16 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
     else if (waiters !== undefined) for (const resolve of waiters) resolve();
   }
 
-  /** Waits for request bytes or their end ('readable', 'end'), or for the call to end. */
-  #waitReadable(): Promise<void> {
-    const stream = this.stream;
-    stream.on('readable', Http2ServerCall.#streamListeners.readable);
-    stream.on('end', Http2ServerCall.#streamListeners.readable);
-    return new Promise((resolve) => {
-      this.#reader = resolve;
-    });
-  }
-
   #wakeReader(): void {
-    const resolve = this.#reader;
-    if (resolve === undefined) return;
+    const reader = this.#reader;
+    if (reader === undefined) return;
     this.#reader = undefined;
     const stream = this.stream;
     stream.off('readable', Http2ServerCall.#streamListeners.readable);
     stream.off('end', Http2ServerCall.#streamListeners.readable);
-    resolve();
+    // On a later microtask, as an awaited promise would resume it: a close wakes the reader
+    // before it marks the call cancelled.
+    queueMicrotask(() => this.#pull(reader));
   }
 
   /** Waits for any of the stream's `events`, or for the call to be cancelled. */
@@ -245,42 +241,86 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
   /**
    * Read in paused mode, one chunk per pull, so a handler that does not read leaves the bytes in
    * the HTTP/2 window. A node:http2 client's cancel arrives as END_STREAM and then RST_STREAM
-   * (see halfCloseReset): the end is confirmed before the iterator ends.
+   * (see halfCloseReset): the end is confirmed before the iterator ends. The iterator behaves as
+   * an async generator would (see RequestReader).
    */
-  async *requests<T>(decode: (bytes: Uint8Array) => T): AsyncGenerator<T, void, undefined> {
+  requests<T>(decode: (bytes: Uint8Array) => T): AsyncIterableIterator<T, void, undefined> {
+    return new RequestReader(this, decode) as AsyncIterableIterator<T, void, undefined>;
+  }
+
+  /**
+   * Runs `reader` (the head of its queue is being answered) until it has a message, the end, an
+   * error, or has to wait for the stream: then it is woken by 'readable', 'end' or the call's end.
+   */
+  #pull(reader: RequestReader): void {
     this.#readStarted = true;
     const stream = this.stream;
-    let decoder: FrameDecoder | undefined; // made with the first chunk: idle streams need none
-    let pending: Frame[] = EMPTY;
-    let index = 0;
-    try {
-      for (;;) {
-        while (index < pending.length) {
-          const frame = pending[index++]!;
-          this.lastMessageCompressed = frame.compressed;
-          yield decode(frame.compressed ? await this.#decompress(frame.payload) : frame.payload);
-        }
-        // Let go of the chunk the messages were sliced from: an idle stream keeps none.
-        pending = EMPTY;
-        if (this.state === CANCELLED) throw this.abortError();
-        const chunk = stream.read() as Buffer | null;
-        if (chunk !== null) {
-          pending = (decoder ??= createFrameDecoder({ maxMessageBytes: this.#limits.maxReceiveMessageBytes })).decode(chunk);
-          index = 0;
-          continue;
-        }
-        if (stream.readableEnded) {
-          if (this.state < FINISHED && (await halfCloseReset(stream)) && this.state < FINISHED) this.markCancelled(this.#resetReason());
-          if (this.state === CANCELLED) throw this.abortError();
-          decoder?.end();
-          return;
-        }
-        await this.#waitReadable();
+    for (;;) {
+      const frames = reader.frames;
+      if (reader.index < frames.length) {
+        const frame = frames[reader.index++]!;
+        this.lastMessageCompressed = frame.compressed;
+        if (!frame.compressed) return reader.yield(frame.payload);
+        this.#decompress(frame.payload).then(
+          (bytes) => reader.yield(bytes),
+          (err: unknown) => reader.fail(err),
+        );
+        return;
       }
-    } catch (err) {
-      if (err instanceof RpcError && this.state < FINISHED) this.cancel(err, true);
-      throw err;
+      // Let go of the chunk the messages were sliced from: an idle stream keeps none.
+      reader.frames = EMPTY;
+      if (this.state === CANCELLED) return reader.fail(this.abortError());
+      let chunk: Buffer | null;
+      try {
+        chunk = stream.read() as Buffer | null;
+      } catch (err) {
+        // Where a throw would not reach the waiting next() (this runs from a microtask too).
+        return reader.fail(err);
+      }
+      if (chunk !== null) {
+        try {
+          reader.frames = (reader.decoder ??= createFrameDecoder({ maxMessageBytes: this.#limits.maxReceiveMessageBytes })).decode(chunk);
+        } catch (err) {
+          return reader.fail(err);
+        }
+        reader.index = 0;
+        continue;
+      }
+      if (stream.readableEnded) {
+        if (this.state >= FINISHED) return this.#endRequests(reader);
+        halfCloseReset(stream).then((reset) => {
+          if (reset && this.state < FINISHED) this.markCancelled(this.#resetReason());
+          this.#endRequests(reader);
+        });
+        return;
+      }
+      this.#reader = reader;
+      stream.on('readable', Http2ServerCall.#streamListeners.readable);
+      stream.on('end', Http2ServerCall.#streamListeners.readable);
+      return;
     }
+  }
+
+  /** The request stream has ended: the reader is done, unless the call was cancelled or a message cut short. */
+  #endRequests(reader: RequestReader): void {
+    if (this.state === CANCELLED) return reader.fail(this.abortError());
+    try {
+      reader.decoder?.end();
+    } catch (err) {
+      return reader.fail(err);
+    }
+    reader.finish();
+  }
+
+  /** A reader's error: a bad request message (an RpcError) ends the call with its status. */
+  #readerFailed(err: unknown): void {
+    if (err instanceof RpcError && this.state < FINISHED) this.cancel(err, true);
+  }
+
+  // RequestReader's way in to #pull and #readerFailed, which stay private to the call.
+  static {
+    pullRequests = (call, reader) => call.#pull(reader);
+    readerFailed = (call, err) => call.#readerFailed(err);
   }
 
   async #decompress(payload: Uint8Array): Promise<Uint8Array> {
@@ -453,6 +493,156 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
 }
 
 function noop(): void {}
+
+const NEW = 0;
+const STARTED = 1;
+const DONE = 2;
+
+const NEXT = 0;
+const RETURN = 1;
+const THROW = 2;
+type RequestKind = typeof NEXT | typeof RETURN | typeof THROW;
+type Result = IteratorResult<unknown, void>;
+
+/** A next(), return() or throw() made while another is being answered. */
+interface QueuedRequest {
+  readonly kind: RequestKind;
+  readonly value: unknown;
+  readonly resolve: (result: Result | Promise<never>) => void;
+}
+
+/**
+ * The request iterator of an Http2ServerCall, written out rather than as an `async function*`:
+ * an idle stream's reader is this one object and the resolvers of the next() it answers, not a
+ * suspended generator with its frame and request records. It keeps a generator's contract: it
+ * starts reading at the first next(); calls made while one is answered wait their turn and settle
+ * in order; return() and throw() end it (throw() with a bad request status ends the call too, as
+ * the generator's catch did); an error is thrown once, then it is done. The reading itself is the
+ * call's (#pull), which answers through yield, fail and finish.
+ */
+class RequestReader implements AsyncIterableIterator<unknown, void, undefined> {
+  /** The messages decoded from the last chunk read, from `index` on still to give out. */
+  frames: Frame[] = EMPTY;
+  index = 0;
+  /** Made with the first chunk: idle streams need none. */
+  decoder: FrameDecoder | undefined;
+
+  readonly #call: Http2ServerCall;
+  readonly #decode: (bytes: Uint8Array) => unknown;
+  /** NEW until the first next(), then STARTED, DONE once ended (one field, not two flags). */
+  #phase: typeof NEW | typeof STARTED | typeof DONE = NEW;
+  /**
+   * How the request being answered settles, set while one is: its resolver only (an error
+   * settles it as a rejected promise), so a waiting reader holds one function, not two.
+   */
+  #resolve: ((result: Result | Promise<never>) => void) | undefined;
+  #queue: QueuedRequest[] | undefined;
+
+  constructor(call: Http2ServerCall, decode: (bytes: Uint8Array) => unknown) {
+    this.#call = call;
+    this.#decode = decode;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<Result> {
+    return this.#request(NEXT, undefined);
+  }
+
+  return(value?: unknown): Promise<Result> {
+    return this.#request(RETURN, value);
+  }
+
+  throw(err?: unknown): Promise<Result> {
+    return this.#request(THROW, err);
+  }
+
+  #request(kind: RequestKind, value: unknown): Promise<Result> {
+    return new Promise<Result>((resolve) => {
+      if (this.#resolve !== undefined) {
+        (this.#queue ??= []).push({ kind, value, resolve });
+        return;
+      }
+      this.#resolve = resolve;
+      this.#run(kind, value);
+    });
+  }
+
+  #run(kind: RequestKind, value: unknown): void {
+    if (kind === NEXT) {
+      if (this.#phase === DONE) return this.#settle({ value: undefined, done: true });
+      this.#phase = STARTED;
+      return pullRequests(this.#call, this);
+    }
+    const suspended = this.#phase === STARTED;
+    this.#end();
+    if (kind === THROW) {
+      // Thrown in where the generator was suspended, it met the generator's catch.
+      if (suspended) readerFailed(this.#call, value);
+      return this.#error(value);
+    }
+    // A generator awaits the value it returns; one that rejects is thrown in at the yield.
+    Promise.resolve(value).then(
+      (v) => this.#settle({ value: v as void, done: true }),
+      (err: unknown) => {
+        if (suspended) readerFailed(this.#call, err);
+        this.#error(err);
+      },
+    );
+  }
+
+  /** Answers the request being served with the next message. @internal */
+  yield(bytes: Uint8Array): void {
+    let value: unknown;
+    try {
+      value = this.#decode(bytes);
+    } catch (err) {
+      return this.fail(err);
+    }
+    this.#settle({ value, done: false });
+  }
+
+  /** Ends the iterator with `err` (a bad request message's status ends the call first). @internal */
+  fail(err: unknown): void {
+    this.#end();
+    readerFailed(this.#call, err);
+    this.#error(err);
+  }
+
+  /** Ends the iterator: the client sent all its messages. @internal */
+  finish(): void {
+    this.#end();
+    this.#settle({ value: undefined, done: true });
+  }
+
+  #end(): void {
+    this.#phase = DONE;
+    this.frames = EMPTY;
+    this.decoder = undefined;
+  }
+
+  #settle(result: Result | Promise<never>): void {
+    const resolve = this.#resolve!;
+    this.#resolve = undefined;
+    resolve(result);
+    this.#serveQueued();
+  }
+
+  #error(err: unknown): void {
+    this.#settle(Promise.reject(err));
+  }
+
+  #serveQueued(): void {
+    const queue = this.#queue;
+    if (queue === undefined) return;
+    const next = queue.shift()!;
+    if (queue.length === 0) this.#queue = undefined;
+    this.#resolve = next.resolve;
+    this.#run(next.kind, next.value);
+  }
+}
 
 const NO_ENTRIES: readonly string[] = Object.freeze([]);
 
