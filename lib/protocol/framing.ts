@@ -57,6 +57,11 @@ export interface FrameDecoder {
    * @throws RpcError INTERNAL when a message was cut short
    */
   end(): void;
+  /**
+   * Whether no part of a message is held: every chunk so far ended on a message boundary. A
+   * reader may then drop the decoder and start a new one with the next chunk.
+   */
+  readonly idle: boolean;
 }
 
 /** Options of {@link createFrameDecoder}. @internal */
@@ -139,6 +144,10 @@ class IncrementalFrameDecoder implements FrameDecoder {
       }
     }
     return out;
+  }
+
+  get idle(): boolean {
+    return this.#headerFilled === 0 && this.#parts === undefined;
   }
 
   end(): void {

@@ -278,11 +278,14 @@ export class Http2ServerCall extends ServerCallState implements ServerCallPort {
         return reader.fail(err);
       }
       if (chunk !== null) {
+        const decoder = (reader.decoder ??= createFrameDecoder({ maxMessageBytes: this.#limits.maxReceiveMessageBytes }));
         try {
-          reader.frames = (reader.decoder ??= createFrameDecoder({ maxMessageBytes: this.#limits.maxReceiveMessageBytes })).decode(chunk);
+          reader.frames = decoder.decode(chunk);
         } catch (err) {
           return reader.fail(err);
         }
+        // A chunk of whole messages (the common case) leaves nothing to carry over: an idle stream keeps no decoder.
+        if (decoder.idle) reader.decoder = undefined;
         reader.index = 0;
         continue;
       }
@@ -524,7 +527,7 @@ class RequestReader implements AsyncIterableIterator<unknown, void, undefined> {
   /** The messages decoded from the last chunk read, from `index` on still to give out. */
   frames: Frame[] = EMPTY;
   index = 0;
-  /** Made with the first chunk: idle streams need none. */
+  /** Made for a chunk, kept only while a message spans chunks: idle streams hold none. */
   decoder: FrameDecoder | undefined;
 
   readonly #call: Http2ServerCall;

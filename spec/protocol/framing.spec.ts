@@ -192,4 +192,28 @@ describe('frame decoder properties', () => {
       { numRuns: RUNS },
     );
   });
+
+  it('is idle exactly when the bytes so far end on a message boundary, so a reader may drop it then and start a new one', () => {
+    fc.assert(
+      fc.property(fc.array(messageArb, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 30 }), (messages, cuts) => {
+        const boundaries = new Set([0]);
+        let end = 0;
+        for (const m of messages) boundaries.add((end += FRAME_HEADER_BYTES + m.payload.length));
+        const kept = createFrameDecoder({ maxMessageBytes: -1 });
+        let fresh: ReturnType<typeof createFrameDecoder> | undefined;
+        const frames: Frame[] = [];
+        let received = 0;
+        for (const chunk of chunksOf(concat(messages), cuts, true)) {
+          kept.decode(chunk);
+          received += chunk.length;
+          assert.equal(kept.idle, boundaries.has(received), `after ${received} bytes`);
+          const decoder = (fresh ??= createFrameDecoder({ maxMessageBytes: -1 }));
+          frames.push(...decoder.decode(chunk));
+          if (decoder.idle) fresh = undefined;
+        }
+        assertSameMessages(frames, messages);
+      }),
+      { numRuns: RUNS },
+    );
+  });
 });
