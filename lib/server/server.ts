@@ -467,7 +467,8 @@ export class Server {
     }
     if (this.#compression !== undefined) port.setResponseCompression(this.#compression);
     this.#calls.add(port);
-    port.onDone(() => this.#calls.delete(port));
+    // Bound, not a closure over this frame: an idle call keeps no context of #onCall alive.
+    port.onDone(this.#calls.delete.bind(this.#calls, port));
 
     const path = port.path;
     const ctx = new ServerContext(port);
