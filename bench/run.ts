@@ -452,7 +452,8 @@ const ratio = (w: string, a: string, b: string): number | undefined => {
   if (x === undefined || y === undefined || x === 0 || y === 0) return undefined;
   return x / y;
 };
-const cheapP99 = (w: string): number | undefined => results[w]?.['grpc-iter workers (2)']?.median;
+const cheapP99 = (w: string, pool = 'grpc-iter workers (2)'): number | undefined => results[w]?.[pool]?.median;
+const NICE_POOL = 'grpc-iter workers (2, niceIncrement 19)';
 // Each target: what it says, the measured value in the terms it says it in (a ratio, or ms), the
 // bound, and whether the value must reach the bound or stay under it.
 const targets: Array<[string, number | undefined, number, 'at least' | 'at most', string]> = [
@@ -471,8 +472,11 @@ const targets: Array<[string, number | undefined, number, 'at least' | 'at most'
   ['gRPC-Web unary over HTTP/1.1 ≥ 1.5× connect-node', ratio('grpcweb-h1', 'grpc-iter', 'connect-node'), 1.5, 'at least', '×'],
   ['gRPC-Web unary over HTTP/2 ≥ 1.5× connect-node', ratio('grpcweb-h2', 'grpc-iter', 'connect-node'), 1.5, 'at least', '×'],
   ['CPU-bound unary, 2 workers ≥ 1.7× main thread', ratio('threadpool-burn', 'grpc-iter workers (2)', 'grpc-iter main thread'), 1.7, 'at least', '×'],
+  ['two plain threads (no gRPC) vs one: the ceiling of the line above', ratio('threadpool-ceiling', '2 threads', '1 thread'), 1.7, 'at least', '×'],
   ['cheap unary p99 under CPU load, workers ≤ 5 ms', cheapP99('threadpool-cheap-p99'), 5, 'at most', ' ms'],
   ['health check p99 under CPU load, workers ≤ 5 ms', cheapP99('threadpool-health-p99'), 5, 'at most', ' ms'],
+  ['cheap unary p99 under CPU load, workers with niceIncrement 19 ≤ 5 ms', cheapP99('threadpool-cheap-p99', NICE_POOL), 5, 'at most', ' ms'],
+  ['health check p99 under CPU load, workers with niceIncrement 19 ≤ 5 ms', cheapP99('threadpool-health-p99', NICE_POOL), 5, 'at most', ' ms'],
 ];
 if (!smoke) {
   console.log(['### Targets', '', '| target | measured | met |', '|---|---:|---|', ...targets.filter(([, r]) => r !== undefined).map(([t, r, bound, way, unit]) => `| ${t} | ${r!.toFixed(2)}${unit} | ${(way === 'at least' ? r! >= bound : r! <= bound) ? 'yes' : 'no'} |`)].join('\n'));
@@ -486,7 +490,7 @@ if (smoke) {
   // Every contender must have answered every workload that ran.
   const missing: string[] = [];
   for (const [w, byName] of Object.entries(results)) {
-    const expected: readonly string[] = CLIENT_WORKLOADS.includes(w) ? CLIENTS : w.startsWith('grpcweb') ? GRPC_WEB_CONTENDERS : w.startsWith('threadpool') ? threadPoolMeasured().filter((c) => w !== 'threadpool-trivial' || c.startsWith('grpc-iter')) : SERVERS;
+    const expected: readonly string[] = CLIENT_WORKLOADS.includes(w) ? CLIENTS : w.startsWith('grpcweb') ? GRPC_WEB_CONTENDERS : w.startsWith('threadpool') ? threadPoolMeasured(w) : SERVERS;
     for (const n of expected) if (!(byName[n]!?.median > 0) && !w.endsWith('per-stream')) missing.push(`${w}/${n}`);
   }
   if (missing.length > 0) {

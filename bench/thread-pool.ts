@@ -4,6 +4,9 @@
 // ThreadPoolExecutor(max_workers=2). While the load runs, a probe times a cheap unary call and
 // a health check on the same server, one at a time. Then, without load, the latency of a trivial
 // unary call served by a worker against the same call on the main thread: what a worker adds.
+// And the machine's ceiling: the same work on one and on two plain threads with no gRPC at all
+// (on a virtual machine, two busy vCPUs may not give twice one).
+// The pool runs twice: with its defaults, and with niceIncrement 19 (its threads below the event loop).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,15 +16,18 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 /** The contenders of the thread-pool workload. */
-export const THREAD_POOL_CONTENDERS = ['grpc-iter workers (2)', 'grpc-iter main thread', 'grpc-js', 'grpcio ThreadPoolExecutor (2)'] as const;
+export const THREAD_POOL_CONTENDERS = ['grpc-iter workers (2)', 'grpc-iter workers (2, niceIncrement 19)', 'grpc-iter main thread', 'grpc-js', 'grpcio ThreadPoolExecutor (2)'] as const;
+/** The rows of the ceiling table (7d): the work alone, no gRPC. */
+const CEILING = ['1 thread', '2 threads'] as const;
 type Contender = (typeof THREAD_POOL_CONTENDERS)[number];
 
 // The contenders the last run measured (grpcio is left out when it is not installed).
 let measured: readonly Contender[] = [];
 
-/** The contenders the last run of {@link threadPoolBench} measured, for the smoke check. */
-export function threadPoolMeasured(): readonly string[] {
-  return measured;
+/** The rows workload `w` of the last run of {@link threadPoolBench} must have, for the smoke check. */
+export function threadPoolMeasured(w: string): readonly string[] {
+  if (w === 'threadpool-ceiling') return measured.length > 0 ? CEILING : [];
+  return w === 'threadpool-trivial' ? measured.filter((c) => c.startsWith('grpc-iter')) : measured;
 }
 
 /** What the workload needs from the suite. */
@@ -44,6 +50,8 @@ function command(name: Contender): [string, string[]] {
   switch (name) {
     case 'grpc-iter workers (2)':
       return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'workers', '2']];
+    case 'grpc-iter workers (2, niceIncrement 19)':
+      return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'workers', '2', '19']];
     case 'grpc-iter main thread':
       return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'main']];
     case 'grpc-js':
@@ -109,6 +117,11 @@ export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
   const node = (...argv: Array<string | number>): Promise<string> => h.run(process.execPath, [here('./clients/thread-pool-probe.mjs'), ...argv.map(String)]);
   try {
     for (let round = 0; round < h.rounds; round++) {
+      for (const [i, name] of CEILING.entries()) {
+        const scale = /SCALE ([\d.]+)/.exec(await h.run(process.execPath, [here('./contenders/thread-pool-work.mjs'), 'scale', String(i + 1), String(Math.max(1, Math.round(h.seconds))), env.THREAD_POOL_ITERATIONS!]));
+        if (scale === null) throw new Error(`the ${name} ceiling run printed no SCALE line`);
+        h.record('threadpool-ceiling', name, Number(scale[1]));
+      }
       for (const name of contenders) {
         const s = await new PoolServerProcess(name, env).start();
         try {
@@ -178,6 +191,20 @@ export function threadPoolTables(results: Record<string, Record<string, Stat>>):
       ...Object.entries(trivial!).map(([name, s]) => `| ${name} | ${fmt(s.median, 1)} | ${fmt(s.min, 1)} | ${fmt(s.max, 1)} |`),
       '',
       `A worker adds ${fmt(inWorker - onMain, 1)} µs per call (median against median).`,
+    );
+  }
+  const ceiling = results['threadpool-ceiling'];
+  const one = ceiling?.['1 thread']?.median;
+  if (ceiling !== undefined && one !== undefined) {
+    lines.push(
+      '',
+      '### 7d. The machine\'s ceiling: the same work on plain threads, no gRPC, in the same rounds',
+      '',
+      '| threads | median calls/s | min | max | vs 1 thread |',
+      '|---|---:|---:|---:|---:|',
+      ...Object.entries(ceiling).map(([name, s]) => `| ${name} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${(s.median / one).toFixed(2)}× |`),
+      '',
+      'A pool of two workers cannot beat one thread by more than the second row does: that is what two busy cores give here.',
     );
   }
   return [`${lines.join('\n')}\n`];

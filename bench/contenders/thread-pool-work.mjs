@@ -6,6 +6,7 @@
 // once, before any server runs (`node thread-pool-work.mjs` prints ITERATIONS <n>), and gives every
 // Node contender that count in THREAD_POOL_ITERATIONS, so they all do the same work.
 import { fileURLToPath } from 'node:url';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 export const BURN_MS = 2;
 
@@ -41,4 +42,27 @@ export function burn(iterations) {
   return chain(iterations);
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(`ITERATIONS ${calibrate()}`);
+/** Calls of `burn` one thread completes in `ms`, after a warm-up. */
+function loop(iterations, ms) {
+  burn(iterations);
+  const end = performance.now() + ms;
+  let calls = 0;
+  for (; performance.now() < end; calls++) burn(iterations);
+  return calls;
+}
+
+// The machine's ceiling: `node thread-pool-work.mjs scale <threads> <seconds> <iterations>` runs the work in
+// that many worker threads at once, with no gRPC, and prints SCALE <calls per second, all threads>.
+if (!isMainThread && workerData?.scale === true) parentPort.postMessage(loop(workerData.iterations, workerData.ms));
+else if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv[2] === 'scale') {
+    const [threads, seconds, iterations] = process.argv.slice(3).map(Number);
+    const ms = seconds * 1000;
+    const counts = await Promise.all(Array.from({ length: threads }, () => new Promise((resolve, reject) => {
+      const w = new Worker(new URL(import.meta.url), { workerData: { scale: true, iterations, ms }, env: process.env });
+      w.once('message', resolve).once('error', reject);
+    })));
+    console.log(`SCALE ${(counts.reduce((a, b) => a + b, 0) / seconds).toFixed(1)}`);
+    process.exit(0);
+  } else console.log(`ITERATIONS ${calibrate()}`);
+}
