@@ -30,7 +30,7 @@ const link: WorkerLink = {
 function route(message: ToWorker): void {
   switch (message.t) {
     case START:
-      if (current === undefined) void run(message.id, message.task, []);
+      if (current === undefined) run(message.id, message.task, []);
       else pending.push({ id: message.id, task: message.task, early: [] });
       return;
     case REVOKE: {
@@ -46,23 +46,31 @@ function route(message: ToWorker): void {
   }
 }
 
-async function run(id: number, task: CallTask, early: ToWorker[]): Promise<void> {
+// A plain function, not an async one: the behavior runs inside it (see runCall).
+function run(id: number, task: CallTask, early: ToWorker[]): void {
   const port = new WorkerCallPort(id, task, link);
   current = port;
   for (const message of early) port.receive(message);
-  try {
-    // A call cancelled as it was handed over has its CANCEL queued already: do not start it.
-    link.drain();
-    if (!port.active) return;
-    const invoker = module.invokers.get(task.path);
-    if (invoker === undefined) port.finish(StatusCode.UNIMPLEMENTED, `Method not found: ${task.path}`);
-    else await runCall(port, new ServerContext(port), invoker, (error) => port.report(error));
-  } finally {
-    current = undefined;
-    link.post({ t: DONE, id });
-    const next = pending.shift();
-    if (next !== undefined) void run(next.id, next.task, next.early);
+  // A call cancelled as it was handed over has its CANCEL queued already: do not start it.
+  link.drain();
+  const invoker = module.invokers.get(task.path);
+  if (!port.active) {
+    done(id);
+  } else if (invoker === undefined) {
+    port.finish(StatusCode.UNIMPLEMENTED, `Method not found: ${task.path}`);
+    done(id);
+  } else {
+    // runCall never rejects.
+    void runCall(port, new ServerContext(port), invoker, (error) => port.report(error)).then(() => done(id));
   }
+}
+
+/** The call's handler has returned: the main thread hears so, and the next call sent ahead starts. */
+function done(id: number): void {
+  current = undefined;
+  link.post({ t: DONE, id });
+  const next = pending.shift();
+  if (next !== undefined) run(next.id, next.task, next.early);
 }
 
 const data = workerData as WorkerData;
