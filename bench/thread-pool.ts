@@ -6,7 +6,8 @@
 // unary call served by a worker against the same call on the main thread: what a worker adds.
 // And the machine's ceiling: the same work on one and on two plain threads with no gRPC at all
 // (on a virtual machine, two busy vCPUs may not give twice one).
-// The pool runs twice: with its defaults, and with niceIncrement 19 (its threads below the event loop).
+// The pool runs twice: with its defaults (its threads below the event loop, niceIncrement 10), and
+// with niceIncrement 0 (as equals).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 /** The contenders of the thread-pool workload. */
-export const THREAD_POOL_CONTENDERS = ['grpc-iter workers (2)', 'grpc-iter workers (2, niceIncrement 19)', 'grpc-iter main thread', 'grpc-js', 'grpcio ThreadPoolExecutor (2)'] as const;
+export const THREAD_POOL_CONTENDERS = ['grpc-iter workers (2)', 'grpc-iter workers (2, niceIncrement 0)', 'grpc-iter main thread', 'grpc-js', 'grpcio ThreadPoolExecutor (2)'] as const;
 /** The rows of the ceiling table (7d): the work alone, no gRPC. */
 const CEILING = ['1 thread', '2 threads'] as const;
 type Contender = (typeof THREAD_POOL_CONTENDERS)[number];
@@ -50,8 +51,8 @@ function command(name: Contender): [string, string[]] {
   switch (name) {
     case 'grpc-iter workers (2)':
       return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'workers', '2']];
-    case 'grpc-iter workers (2, niceIncrement 19)':
-      return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'workers', '2', '19']];
+    case 'grpc-iter workers (2, niceIncrement 0)':
+      return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'workers', '2', '0']];
     case 'grpc-iter main thread':
       return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'main']];
     case 'grpc-js':

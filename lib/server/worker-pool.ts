@@ -63,8 +63,10 @@ export interface WorkerPoolOptions {
    * Added to the worker threads' nice value, 0 to 19: the higher, the lower their scheduling
    * priority against the main thread, so that on a busy machine the event loop (other calls,
    * health checks, keepalive pings) runs as soon as it has work instead of waiting for a core.
-   * Linux only (where a thread has a nice value of its own); ignored elsewhere.
-   * @default 0
+   * Linux only (where a thread has a nice value of its own); ignored elsewhere. Priority only
+   * matters when the cores are contended: idle cores still go to the workers. `0` lets them
+   * compete with the event loop as equals.
+   * @default 10
    */
   readonly niceIncrement?: number;
 }
@@ -73,6 +75,9 @@ export interface WorkerPoolOptions {
 export interface WorkerLimits {
   readonly maxSendMessageBytes: number;
 }
+
+/** Worker threads run below the event loop by default: the server stays responsive while they compute. @internal */
+export const DEFAULT_NICE_INCREMENT = 10;
 
 /** How long stop() lets handlers in workers end after their calls were cancelled, in ms. @internal */
 export const WORKER_STOP_MS = 2000;
@@ -126,7 +131,7 @@ export class WorkerPool {
     checkInteger(maxQueued, 'maxQueued', 0);
     const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
     checkInteger(idleTimeoutMs, 'idleTimeoutMs', 0);
-    const niceIncrement = options.niceIncrement ?? 0;
+    const niceIncrement = options.niceIncrement ?? DEFAULT_NICE_INCREMENT;
     checkInteger(niceIncrement, 'niceIncrement', 0);
     if (niceIncrement > 19) throw new RangeError(`Cannot add worker handlers: niceIncrement must be at most 19, got ${niceIncrement}`);
     this.#workerData = { module: this.#href, niceIncrement: process.platform === 'linux' ? niceIncrement : 0 };

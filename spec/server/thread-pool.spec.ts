@@ -529,14 +529,16 @@ describe('worker thread pool: failures and limits', () => {
     }
   });
 
-  it('niceIncrement lowers the priority of the worker threads only (Linux)', { skip: process.platform !== 'linux' && 'a thread has its own nice value on Linux only' }, async () => {
-    const s = await start({ maxWorkers: 1, niceIncrement: 7 });
-    try {
-      const base = getPriority(0);
-      assert.equal((await s.client.unary('Nice', '')).value, String(Math.min(19, base + 7)));
-      assert.equal(getPriority(0), base, "the main thread's priority is unchanged");
-    } finally {
-      await s.close();
+  it('worker threads run below the event loop: niceIncrement 10 by default, as given otherwise (Linux)', { skip: process.platform !== 'linux' && 'a thread has its own nice value on Linux only' }, async () => {
+    const base = getPriority(0);
+    for (const [options, expected] of [[{}, 10], [{ niceIncrement: 7 }, 7], [{ niceIncrement: 0 }, 0]] as const) {
+      const s = await start({ maxWorkers: 1, ...options });
+      try {
+        assert.equal((await s.client.unary('Nice', '')).value, String(Math.min(19, base + expected)), JSON.stringify(options));
+        assert.equal(getPriority(0), base, "the main thread's priority is unchanged");
+      } finally {
+        await s.close();
+      }
     }
   });
 
