@@ -2,7 +2,7 @@
 // connections × 8 streams), served by grpc-iter's 2-worker pool (addWorkerHandlers), by
 // grpc-iter on its main thread, by @grpc/grpc-js, and by Python grpcio's
 // ThreadPoolExecutor(max_workers=2). While the load runs, a probe times a cheap unary call and
-// a health check on the same server, one at a time. Then, without load, the latency of a trivial
+// a health check on the same server, each sent every 20 ms (open loop). Then, without load, the latency of a trivial
 // unary call served by a worker against the same call on the main thread: what a worker adds.
 // And the machine's ceiling: the same work on one and on two plain threads with no gRPC at all
 // (on a virtual machine, two busy vCPUs may not give twice one).

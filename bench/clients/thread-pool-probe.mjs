@@ -1,7 +1,8 @@
 // The probes of the thread-pool workload, with grpc-iter's client (dist/), raw bytes.
-//   node thread-pool-probe.mjs latency <port> <seconds>   one call at a time, alternating a cheap
-//       unary call and a health check, a short pause between; prints
-//       LAT <name> <p50 ms> <p99 ms> <count> for each
+//   node thread-pool-probe.mjs latency <port> <seconds>   open loop: a cheap unary call and a
+//       health check every 20 ms each, whether or not the ones before have answered (so every
+//       server gets the same probe load, and a slow answer cannot hold back the next probe);
+//       prints LAT <name> <p50 ms> <p99 ms> <count> for each
 //   node thread-pool-probe.mjs trivial <port> <calls>     sequential bench.Work/Nothing calls;
 //       prints TRIVIAL <mean µs>
 //   node thread-pool-probe.mjs check <port>               one Burn call; prints CHECK <bytes>
@@ -22,15 +23,17 @@ if (mode === 'latency') {
   const probes = { cheap: () => call('/bench.Cheap/Ping'), health: () => channel.unaryUnary('/grpc.health.v1.Health/Check')(HEALTH_REQUEST) };
   const times = { cheap: [], health: [] };
   for (let i = 0; i < 20; i++) for (const p of Object.values(probes)) await p();
-  const end = Date.now() + Number(amount) * 1000;
-  while (Date.now() < end) {
+  const INTERVAL_MS = 20;
+  const end = performance.now() + Number(amount) * 1000;
+  const answers = [];
+  for (let next = performance.now(); next < end; next += INTERVAL_MS) {
     for (const [name, probe] of Object.entries(probes)) {
       const t = performance.now();
-      await probe();
-      times[name].push(performance.now() - t);
-      await pause(5);
+      answers.push(probe().then(() => times[name].push(performance.now() - t)));
     }
+    await pause(Math.max(0, next + INTERVAL_MS - performance.now()));
   }
+  await Promise.all(answers);
   for (const [name, samples] of Object.entries(times)) {
     samples.sort((a, b) => a - b);
     console.log(`LAT ${name} ${percentile(samples, 50).toFixed(3)} ${percentile(samples, 99).toFixed(3)} ${samples.length}`);

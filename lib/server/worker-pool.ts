@@ -188,7 +188,8 @@ export class WorkerPool {
     }
     // A worker started for this call: the call waits for it, not for a place in the queue.
     if (this.#workers.size < this.#maxWorkers && this.#queue.length >= this.#loading) this.#spawn();
-    if (this.#closing || this.#queue.length + this.#waitingInWorkers() >= this.#maxQueued + this.#loading) {
+    // A call taken back from a worker (`first`) had its place already: it is not refused now.
+    if (this.#closing || (!first && this.#queue.length + this.#waitingInWorkers() >= this.#maxQueued + this.#loading)) {
       call.refuse(StatusCode.RESOURCE_EXHAUSTED, 'Cannot run handler: every worker is busy and the queue is full');
       return;
     }
