@@ -475,6 +475,7 @@ const targets: Array<[string, number | undefined, number, 'at least' | 'at most'
   ['two plain threads (no gRPC) vs one: the ceiling of the line above', ratio('threadpool-ceiling', '2 threads', '1 thread'), 1.7, 'at least', '×'],
   ['cheap unary p99 under CPU load, workers ≤ 5 ms', cheapP99('threadpool-cheap-p99'), 5, 'at most', ' ms'],
   ['health check p99 under CPU load, workers ≤ 5 ms', cheapP99('threadpool-health-p99'), 5, 'at most', ' ms'],
+  ['cheap unary p99, same probe, same server, no load: the floor of the two lines above', cheapP99('threadpool-cheap-p99', "grpc-iter workers (2), no load: the probe's floor"), 5, 'at most', ' ms'],
   ['cheap unary p99 under CPU load, workers with niceIncrement 0 ≤ 5 ms', cheapP99('threadpool-cheap-p99', EQUAL_POOL), 5, 'at most', ' ms'],
   ['health check p99 under CPU load, workers with niceIncrement 0 ≤ 5 ms', cheapP99('threadpool-health-p99', EQUAL_POOL), 5, 'at most', ' ms'],
 ];

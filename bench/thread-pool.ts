@@ -18,6 +18,9 @@ import { fileURLToPath } from 'node:url';
 
 /** The contenders of the thread-pool workload. */
 export const THREAD_POOL_CONTENDERS = ['grpc-iter workers (2)', 'grpc-iter workers (2, niceIncrement 0)', 'grpc-iter main thread', 'grpc-js', 'grpcio ThreadPoolExecutor (2)'] as const;
+/** The contender whose server the probe also measures with no load, and that row's name in 7b. */
+const FLOOR_OF = 'grpc-iter workers (2)';
+const FLOOR = 'grpc-iter workers (2), no load: the probe\'s floor';
 /** The rows of the ceiling table (7d): the work alone, no gRPC. */
 const CEILING = ['1 thread', '2 threads'] as const;
 type Contender = (typeof THREAD_POOL_CONTENDERS)[number];
@@ -28,6 +31,7 @@ let measured: readonly Contender[] = [];
 /** The rows workload `w` of the last run of {@link threadPoolBench} must have, for the smoke check. */
 export function threadPoolMeasured(w: string): readonly string[] {
   if (w === 'threadpool-ceiling') return measured.length > 0 ? CEILING : [];
+  if (w === 'threadpool-cheap-p99' || w === 'threadpool-health-p99') return [...measured, FLOOR];
   return w === 'threadpool-trivial' ? measured.filter((c) => c.startsWith('grpc-iter')) : measured;
 }
 
@@ -128,6 +132,11 @@ export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
         try {
           const check = /CHECK (\d+)/.exec(await node('check', s.port));
           if (check?.[1] !== '8') throw new Error(`${name}: bench.Work/Burn did not answer 8 bytes`);
+          if (name === FLOOR_OF) {
+            // The probe against the same server with no load: what it measures of the machine alone.
+            const idle = await node('latency', s.port, Math.max(1, Math.round(h.seconds)));
+            for (const [, probeName, , p99] of idle.matchAll(/LAT (\w+) ([\d.]+) ([\d.]+) \d+/g)) h.record(`threadpool-${probeName}-p99`, FLOOR, Number(p99));
+          }
           const seconds = Math.max(1, Math.round(h.seconds));
           const load = h.run(h.h2load, ['-D', String(seconds), `--warm-up-time=${quickRun ? 0 : 1}`, '-c', '4', '-m', '8', '-t', '1', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://127.0.0.1:${s.port}/bench.Work/Burn`]);
           // The probe starts with the warm-up second and ends before the load does.
@@ -174,10 +183,10 @@ export function threadPoolTables(results: Record<string, Record<string, Stat>>):
   ];
   for (const [name, s] of Object.entries(burn)) lines.push(`| ${name} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${main ? `${(s.median / main).toFixed(2)}×` : ''} |`);
   lines.push('', '### 7b. While that load runs: p99 latency of a cheap unary call and of a health check on the same server', '', '| contender | cheap unary p99 ms | health check p99 ms |', '|---|---:|---:|');
-  for (const name of Object.keys(burn)) {
+  for (const name of [...Object.keys(burn), FLOOR]) {
     const cheap = results['threadpool-cheap-p99']?.[name];
     const health = results['threadpool-health-p99']?.[name];
-    lines.push(`| ${name} | ${cheap ? fmt(cheap.median, 2) : ''} | ${health ? fmt(health.median, 2) : ''} |`);
+    if (cheap !== undefined || health !== undefined) lines.push(`| ${name} | ${cheap ? fmt(cheap.median, 2) : ''} | ${health ? fmt(health.median, 2) : ''} |`);
   }
   const trivial = results['threadpool-trivial'];
   const inWorker = trivial?.['grpc-iter workers (2)']?.median;

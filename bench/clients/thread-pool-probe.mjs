@@ -1,6 +1,6 @@
 // The probes of the thread-pool workload, with grpc-iter's client (dist/), raw bytes.
 //   node thread-pool-probe.mjs latency <port> <seconds>   open loop: a cheap unary call and a
-//       health check every 20 ms each, whether or not the ones before have answered (so every
+//       health check every 20 ms each, 10 ms apart, whether or not the ones before have answered (so every
 //       server gets the same probe load, and a slow answer cannot hold back the next probe);
 //       prints LAT <name> <p50 ms> <p99 ms> <count> for each
 //   node thread-pool-probe.mjs trivial <port> <calls>     sequential bench.Work/Nothing calls;
@@ -23,15 +23,16 @@ if (mode === 'latency') {
   const probes = { cheap: () => call('/bench.Cheap/Ping'), health: () => channel.unaryUnary('/grpc.health.v1.Health/Check')(HEALTH_REQUEST) };
   const times = { cheap: [], health: [] };
   for (let i = 0; i < 20; i++) for (const p of Object.values(probes)) await p();
-  const INTERVAL_MS = 20;
+  // Each kind every 20 ms, the two kinds 10 ms apart.
+  const TICK_MS = 10;
+  const kinds = Object.entries(probes);
   const end = performance.now() + Number(amount) * 1000;
   const answers = [];
-  for (let next = performance.now(); next < end; next += INTERVAL_MS) {
-    for (const [name, probe] of Object.entries(probes)) {
-      const t = performance.now();
-      answers.push(probe().then(() => times[name].push(performance.now() - t)));
-    }
-    await pause(Math.max(0, next + INTERVAL_MS - performance.now()));
+  for (let next = performance.now(), tick = 0; next < end; next += TICK_MS, tick++) {
+    const [name, probe] = kinds[tick % kinds.length];
+    const t = performance.now();
+    answers.push(probe().then(() => times[name].push(performance.now() - t)));
+    await pause(Math.max(0, next + TICK_MS - performance.now()));
   }
   await Promise.all(answers);
   for (const [name, samples] of Object.entries(times)) {
