@@ -10,13 +10,11 @@ import { ServerContext } from './context.js';
 import { runCall } from './dispatch.js';
 import { WorkerCallPort, type WorkerLink } from './worker-call-port.js';
 import { loadWorkerModule, type LoadedModule } from './worker-module.js';
-import { DONE, LOAD_FAILED, READY, REVOKE, REVOKED, START, type CallTask, type FromWorker, type ToWorker, type WorkerData, type WorkerState } from './worker-protocol.js';
+import { DONE, LOAD_FAILED, READY, START, type CallTask, type FromWorker, type ToWorker, type WorkerData, type WorkerState } from './worker-protocol.js';
 
 const channel = toMain();
 
 let current: WorkerCallPort | undefined;
-// Calls sent ahead while one runs, in order, each with the messages that came for it meanwhile.
-const pending: Array<{ id: number; task: CallTask; early: ToWorker[] }> = [];
 
 const link: WorkerLink = {
   post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
@@ -28,29 +26,15 @@ const link: WorkerLink = {
 };
 
 function route(message: ToWorker): void {
-  switch (message.t) {
-    case START:
-      if (current === undefined) run(message.id, message.task, []);
-      else pending.push({ id: message.id, task: message.task, early: [] });
-      return;
-    case REVOKE: {
-      const at = pending.findIndex((p) => p.id === message.id);
-      if (at >= 0) pending.splice(at, 1);
-      channel.postMessage({ t: REVOKED, id: message.id, taken: at < 0 } satisfies FromWorker);
-      return;
-    }
-    default:
-      if (current !== undefined && message.id === current.id) current.receive(message);
-      else pending.find((p) => p.id === message.id)?.early.push(message);
-    // A message of a call that has ended (a late ACK or CANCEL) has no one to go to.
-  }
+  if (message.t === START) run(message.id, message.task);
+  // A message of a call that has ended (a late ACK or CANCEL) has no one to go to.
+  else if (current !== undefined && message.id === current.id) current.receive(message);
 }
 
 // A plain function, not an async one: the behavior runs inside it (see runCall).
-function run(id: number, task: CallTask, early: ToWorker[]): void {
+function run(id: number, task: CallTask): void {
   const port = new WorkerCallPort(id, task, link);
   current = port;
-  for (const message of early) port.receive(message);
   // A call cancelled as it was handed over has its CANCEL queued already: do not start it.
   link.drain();
   const invoker = module.invokers.get(task.path);
@@ -65,12 +49,10 @@ function run(id: number, task: CallTask, early: ToWorker[]): void {
   }
 }
 
-/** The call's handler has returned: the main thread hears so, and the next call sent ahead starts. */
+/** The call's handler has returned: the main thread hears so, and gives the worker its next call. */
 function done(id: number): void {
   current = undefined;
   link.post({ t: DONE, id });
-  const next = pending.shift();
-  if (next !== undefined) run(next.id, next.task, next.early);
 }
 
 const data = workerData as WorkerData;

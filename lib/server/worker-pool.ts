@@ -22,8 +22,6 @@ import {
   REPORT,
   REQUEST,
   REQUEST_CREDIT,
-  REVOKE,
-  REVOKED,
   START,
   transferable,
   type CallTask,
@@ -79,6 +77,9 @@ export interface WorkerLimits {
 /** Worker threads run below the event loop by default: the server stays responsive while they compute. @internal */
 export const DEFAULT_NICE_INCREMENT = 10;
 
+/** The longest pause before replacing a worker after idle workers kept crashing, in ms. @internal */
+export const MAX_RESPAWN_DELAY_MS = 30_000;
+
 /** How long stop() lets handlers in workers end after their calls were cancelled, in ms. @internal */
 export const WORKER_STOP_MS = 2000;
 
@@ -110,6 +111,9 @@ export class WorkerPool {
   // Workers spawned and still loading the module.
   #loading = 0;
   #nextId = 1;
+  // After idle workers crashed: how long to wait before the next replacement (0: at once).
+  #respawnDelayMs = 0;
+  #respawnTimer: NodeJS.Timeout | undefined;
   // destroy() waiting for the calls in workers to end.
   #drained: (() => void) | undefined;
   #loaded = false;
@@ -165,13 +169,13 @@ export class WorkerPool {
       return;
     }
     if (method.requestStreaming) {
-      this.#start(new MainSide(port, method, undefined, this.#report));
+      this.#startSafely(port, new MainSide(port, method, undefined, this.#report));
       return;
     }
     // As the executor does: the unary request is read whole before the call takes a worker or
     // a place in the queue, so a client slow to upload holds neither.
     port.readUnary().then(
-      (bytes) => this.#start(new MainSide(port, method, bytes, this.#report)),
+      (bytes) => this.#startSafely(port, new MainSide(port, method, bytes, this.#report)),
       (err: unknown) => {
         const status = toRpcError(err);
         port.finish(status.code, status.details);
@@ -179,55 +183,39 @@ export class WorkerPool {
     );
   }
 
-  #start(call: MainSide, first = false): void {
+  /** A worker that cannot be started or posted to (out of memory, say) ends the call, not the process. */
+  #startSafely(port: ServerCallPort, call: MainSide): void {
+    try {
+      this.#start(call);
+    } catch (err) {
+      this.#report(err, port.path);
+      if (port.active) port.finish(StatusCode.INTERNAL, 'Cannot run handler: no worker thread could take the call');
+    }
+  }
+
+  #start(call: MainSide): void {
     if (!call.active) return;
     const worker = this.#idle.pop();
     if (worker !== undefined) {
       this.#assign(worker, call);
       return;
     }
+    if (this.#closing) {
+      call.refuse(StatusCode.UNAVAILABLE, 'Cannot run handler: the server is stopping');
+      return;
+    }
     // A worker started for this call: the call waits for it, not for a place in the queue.
     if (this.#workers.size < this.#maxWorkers && this.#queue.length >= this.#loading) this.#spawn();
-    // A call taken back from a worker (`first`) had its place already: it is not refused now.
-    if (this.#closing || (!first && this.#queue.length + this.#waitingInWorkers() >= this.#maxQueued + this.#loading)) {
+    if (this.#queue.length >= this.#maxQueued + this.#loading) {
       call.refuse(StatusCode.RESOURCE_EXHAUSTED, 'Cannot run handler: every worker is busy and the queue is full');
       return;
     }
-    if (this.#queue.length === 0 && this.#loading === 0 && this.#prefetch(call)) return;
-    if (first) this.#queue.unshift(call);
-    else this.#queue.push(call);
+    // One queue for all workers: a call goes to the first worker that is free.
+    this.#queue.push(call);
     call.onCancelWhileQueued(() => {
       const at = this.#queue.indexOf(call);
       if (at >= 0) this.#queue.splice(at, 1);
     });
-  }
-
-  /**
-   * Hands a waiting call to a busy worker as its next one, so that the worker goes from one call
-   * to the next without sleeping and being woken in between: a thread wake-up is the costliest
-   * part of a hand-off (tens of µs of the main thread's CPU, more on a virtual machine). Only
-   * calls with a unary request, which can be taken back whole (see #steal).
-   */
-  #prefetch(call: MainSide): boolean {
-    if (!call.prefetchable) return false;
-    for (const w of this.#workers) {
-      if (w.call === undefined || w.next !== undefined) continue;
-      w.next = call;
-      call.begin(w.thread, this.#nextId++, this.#limits);
-      return true;
-    }
-    return false;
-  }
-
-  /** A worker is idle while another holds a call it has not started: that call is asked back. */
-  #steal(): void {
-    for (const w of this.#workers) {
-      const call = w.next;
-      if (call === undefined || w.revoking || !call.active) continue;
-      w.revoking = true;
-      w.thread.postMessage({ t: REVOKE, id: call.id } satisfies ToWorker);
-      return;
-    }
   }
 
   #assign(worker: PoolWorker, call: MainSide): void {
@@ -237,35 +225,23 @@ export class WorkerPool {
     call.begin(worker.thread, this.#nextId++, this.#limits);
   }
 
-  /** A worker has loaded the module or ended a call: it goes on to its next call, takes one waiting, or idles. */
+  /** A worker has loaded the module or ended a call: it takes the next call waiting, or idles. */
   #free(worker: PoolWorker): void {
-    worker.call = worker.next;
-    worker.next = undefined;
+    worker.call = undefined;
     if (this.#closing) {
       if (this.#busy() === 0) this.#drained?.();
       return;
     }
     for (let call = this.#queue.shift(); call !== undefined; call = this.#queue.shift()) {
       if (!call.active) continue;
-      if (worker.call === undefined) {
-        this.#assign(worker, call);
-        continue;
-      }
-      if (call.prefetchable) {
-        worker.next = call;
-        call.begin(worker.thread, this.#nextId++, this.#limits);
-      } else {
-        this.#queue.unshift(call);
-      }
+      this.#assign(worker, call);
       return;
     }
-    if (worker.call !== undefined) return;
     this.#idle.push(worker);
     if (this.#workers.size > this.#minWorkers) {
       worker.idleTimer = setTimeout(() => this.#retire(worker), this.#idleTimeoutMs);
       worker.idleTimer.unref();
     }
-    this.#steal();
   }
 
   /** An idle worker beyond `minWorkers` exits. */
@@ -285,7 +261,7 @@ export class WorkerPool {
     const thread = source
       ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY_URL.href)}); })`, { eval: true, workerData: this.#workerData })
       : new Worker(ENTRY_URL, { workerData: this.#workerData });
-    const worker: PoolWorker = { thread, call: undefined, next: undefined, revoking: false, ready: false, retired: false, idleTimer: undefined, error: undefined };
+    const worker: PoolWorker = { thread, call: undefined, ready: false, retired: false, idleTimer: undefined, error: undefined };
     this.#workers.add(worker);
     this.#loading++;
     thread.on('message', (m: FromWorker | WorkerState) => this.#receive(worker, m));
@@ -307,21 +283,12 @@ export class WorkerPool {
         return;
       case DONE:
         if (worker.call?.id !== m.id) return;
+        this.#respawnDelayMs = 0;
         worker.call.settled();
         this.#free(worker);
         return;
-      case REVOKED: {
-        worker.revoking = false;
-        const call = worker.next;
-        // Taken: the worker had started it already (its DONE for the call before came first).
-        if (m.taken || call?.id !== m.id) return;
-        worker.next = undefined;
-        this.#start(call, true);
-        return;
-      }
       default:
         if (worker.call?.id === m.id) worker.call.receive(m);
-        else if (worker.next?.id === m.id) worker.next.receive(m);
     }
   }
 
@@ -330,7 +297,11 @@ export class WorkerPool {
     this.#workers.delete(worker);
     const idle = this.#idle.indexOf(worker);
     if (idle >= 0) this.#idle.splice(idle, 1);
-    if (worker.retired) return;
+    if (worker.retired) {
+      // Terminated by destroy(): a call it still ran (one that ignored its cancel) gets a status.
+      worker.call?.stopped();
+      return;
+    }
     const error = worker.error ?? new Error(`The worker thread exited with code ${code}`);
     if (!worker.ready) {
       this.#loading--;
@@ -346,14 +317,35 @@ export class WorkerPool {
     // The worker exited (process.exit, an uncaught error, out of memory) or was terminated
     // mid-call: a fault of the server, not a transient condition a retry would cure, so
     // INTERNAL (statuscodes.md). Other calls are not affected; a new worker takes its place.
-    worker.call?.crashed(error);
+    const call = worker.call;
     worker.call = undefined;
-    // Its next call never started: it goes back to the head of the queue.
-    const next = worker.next;
-    worker.next = undefined;
-    if (next !== undefined) this.#start(next, true);
+    if (call !== undefined) {
+      call.crashed(error);
+      this.#respawnDelayMs = 0;
+    } else {
+      // An idle worker died (a timer or a port of the module threw): said, and replaced after a
+      // growing pause, so a module that keeps crashing does not spin new threads.
+      this.#report(error, this.#href);
+      this.#respawnDelayMs = Math.min(MAX_RESPAWN_DELAY_MS, Math.max(100, this.#respawnDelayMs * 2));
+    }
     if (this.#closing && this.#busy() === 0) this.#drained?.();
-    if (!this.#closing && (this.#queue.length > this.#loading || this.#workers.size < this.#minWorkers)) this.#spawn();
+    this.#replace();
+  }
+
+  /** Starts a worker in place of one that exited, if calls wait or the pool is below minWorkers. */
+  #replace(): void {
+    const needed = (): boolean => !this.#closing && (this.#queue.length > this.#loading || this.#workers.size < this.#minWorkers);
+    if (!needed()) return;
+    if (this.#respawnDelayMs === 0) {
+      this.#spawn();
+      return;
+    }
+    if (this.#respawnTimer !== undefined) return;
+    this.#respawnTimer = setTimeout(() => {
+      this.#respawnTimer = undefined;
+      if (needed()) this.#spawn();
+    }, this.#respawnDelayMs);
+    this.#respawnTimer.unref();
   }
 
   /**
@@ -363,6 +355,7 @@ export class WorkerPool {
    */
   async destroy(): Promise<void> {
     this.#closing = true;
+    clearTimeout(this.#respawnTimer);
     for (const call of this.#queue.splice(0)) call.refuse(StatusCode.UNAVAILABLE, 'Cannot run handler: the server is stopping');
     if (this.#busy() > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -384,21 +377,12 @@ export class WorkerPool {
     return n;
   }
 
-  /** Calls handed to busy workers as their next, still live: they count as waiting. */
-  #waitingInWorkers(): number {
-    let n = 0;
-    for (const w of this.#workers) if (w.next?.active === true) n++;
-    return n;
-  }
 }
 
 /** One worker thread of a pool and the call it runs, if any. */
 interface PoolWorker {
   readonly thread: Worker;
   call: MainSide | undefined;
-  // The call it runs after this one, already sent (see #prefetch), and whether it was asked back.
-  next: MainSide | undefined;
-  revoking: boolean;
   ready: boolean;
   // Terminated on purpose (idle, or the pool's end): its exit fails nothing.
   retired: boolean;
@@ -448,10 +432,6 @@ class MainSide {
     return this.#port.active;
   }
 
-  /** Whether it can be handed to a busy worker and asked back: its request is whole in hand. */
-  get prefetchable(): boolean {
-    return !this.#method.requestStreaming;
-  }
 
   /** Runs `leave` if the call is cancelled before a worker takes it. */
   onCancelWhileQueued(leave: () => void): void {
@@ -463,8 +443,8 @@ class MainSide {
     const port = this.#port;
     this.#worker = worker;
     this.id = id;
-    // A copy moves: the call keeps its request until it ends, to be sent again if asked back.
     const request = this.#request === undefined ? undefined : transferable(this.#request);
+    this.#request = undefined;
     const { peer, auth, identityKey } = port.peerInfo();
     const task: CallTask = {
       path: port.path,
@@ -497,6 +477,13 @@ class MainSide {
     this.#port.finish(StatusCode.INTERNAL, 'Cannot finish call: the worker thread running its handler exited');
   }
 
+  /** The pool was terminated while the call ran (its handler ignored the cancel). */
+  stopped(): void {
+    this.#finish();
+    if (this.#gotEnd || !this.#port.active) return;
+    this.#port.finish(StatusCode.UNAVAILABLE, 'Cannot finish call: the server stopped');
+  }
+
   /** The worker exited while it ran the call. */
   crashed(error: unknown): void {
     this.#finish();
@@ -507,7 +494,6 @@ class MainSide {
 
   #finish(): void {
     this.#over = true;
-    this.#request = undefined;
     this.#port.signal.removeEventListener('abort', this.#onAbort);
     this.#wake();
   }

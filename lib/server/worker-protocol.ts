@@ -18,10 +18,6 @@ import { StatusCode, type Compression, type MetadataValue } from '../protocol/in
  *   ◄── { t: END, code, details, trailers, response? }  the status (and a unary response)
  *   ◄── { t: DONE, id }                                  the handler has returned: the worker is free
  *
- * A busy worker may be sent its next call's START before it is free, and runs it as soon as it
- * is (no sleep and wake in between). If another worker falls idle first, the main thread asks it
- * back: { t: REVOKE, id } ──► ◄── { t: REVOKED, id, taken } (taken: it had started already).
- *
  * Message bytes are copied once into a fresh ArrayBuffer and transferred, never cloned.
  */
 
@@ -40,8 +36,6 @@ export const ACK = 2;
 export const CANCEL = 3;
 /** main → worker @internal */
 export const START = 4;
-/** main → worker @internal */
-export const REVOKE = 5;
 /** worker → main @internal */
 export const HEADERS = 10;
 /** worker → main @internal */
@@ -60,8 +54,6 @@ export const DONE = 16;
 export const READY = 17;
 /** worker → main @internal */
 export const LOAD_FAILED = 18;
-/** worker → main @internal */
-export const REVOKED = 19;
 
 /** Metadata as it crosses: `[key, value]` pairs. @internal */
 export type MetadataPairs = Array<[string, MetadataValue]>;
@@ -69,7 +61,6 @@ export type MetadataPairs = Array<[string, MetadataValue]>;
 /** A message from the main thread to a worker. @internal */
 export type ToWorker =
   | { readonly t: typeof START; readonly id: number; readonly task: CallTask }
-  | { readonly t: typeof REVOKE; readonly id: number }
   | { readonly t: typeof REQUEST; readonly id: number; readonly bytes: ArrayBuffer; readonly compressed: boolean }
   | { readonly t: typeof HALF_CLOSE; readonly id: number }
   | { readonly t: typeof ACK; readonly id: number }
@@ -83,7 +74,6 @@ export type FromWorker =
   | { readonly t: typeof REPORT; readonly id: number; readonly error: unknown }
   | { readonly t: typeof MORE; readonly id: number }
   | { readonly t: typeof DONE; readonly id: number }
-  | { readonly t: typeof REVOKED; readonly id: number; readonly taken: boolean }
   | {
       readonly t: typeof END;
       readonly id: number;

@@ -459,7 +459,7 @@ describe('worker thread pool: failures and limits', () => {
     }
   });
 
-  it('a call sent ahead to a busy worker is taken back when another worker falls idle first', async () => {
+  it('a waiting call goes to the first worker that is free, not behind a long call', async () => {
     const reports = new Reports();
     const s = await start({ maxWorkers: 2, minWorkers: 1 });
     try {
@@ -469,7 +469,7 @@ describe('worker thread pool: failures and limits', () => {
       await reports.next((m) => m.id === 'steal-long' && m.started === true);
       const short = s.client.unary('Nap', 'steal-short:150');
       await reports.next((m) => m.id === 'steal-short' && m.started === true);
-      // Both workers are busy: this call is sent ahead to the first one, behind the long call.
+      // Both workers are busy: the call waits in the pool's one queue.
       const queued = s.client.unary('Echo', 'stolen').then((r) => ({ r, at: performance.now() - t0 }));
       const [l, q] = await Promise.all([long, queued]);
       assert.equal((await short).value, 'napped:steal-short');
@@ -483,7 +483,48 @@ describe('worker thread pool: failures and limits', () => {
     }
   });
 
-  it('a call sent ahead to a worker that then exits is run by another worker', async () => {
+  it('a waiting call is not held behind a CPU-bound call that never yields', async () => {
+    const s = await start({ maxWorkers: 2, minWorkers: 1 });
+    try {
+      const t0 = performance.now();
+      const long = s.client.unary('Burn', '1500').then((r) => ({ r, at: performance.now() - t0 }));
+      await sleep(50);
+      // Starts the second worker and keeps it busy a little while.
+      const short = s.client.unary('Burn', '300');
+      await sleep(50);
+      const queued = s.client.unary('Echo', 'behind').then((r) => ({ r, at: performance.now() - t0 }));
+      const [l, q] = await Promise.all([long, queued]);
+      assert.equal((await short).value, 'burnt:300');
+      assert.equal(q.r.value, 'echo:behind:worker');
+      assert.equal(l.r.value, 'burnt:1500');
+      assert.ok(q.at < l.at - 500, `the waiting call ended at ${q.at.toFixed(0)} ms, the long one at ${l.at.toFixed(0)} ms`);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a worker that crashes while idle is reported and replaced after a growing pause, not in a tight loop', async () => {
+    const loads = new BroadcastChannel('thread-pool-crashing-module');
+    const at: number[] = [];
+    loads.onmessage = () => at.push(performance.now());
+    const errors: unknown[] = [];
+    const srv = server({ onHandlerError: (error) => errors.push(error) });
+    try {
+      await srv.addWorkerHandlers(new URL('./fixtures/thread-pool-crashing-module.mjs', import.meta.url), { maxWorkers: 1, minWorkers: 1 });
+      await srv.start();
+      while (at.length < 4) await sleep(50);
+      assert.ok(errors.some((e) => e instanceof Error && e.message === 'the module crashed its worker'), 'the crash was reported');
+      // Each worker loads and crashes alike; the pauses before its replacement double (100, 200,
+      // 400 ms), so the time between loads grows by ~300 ms from the first gap to the third.
+      const gaps = [at[1]! - at[0]!, at[2]! - at[1]!, at[3]! - at[2]!];
+      assert.ok(gaps[2]! > gaps[0]! + 150, `gaps between worker loads: ${gaps.map((g) => g.toFixed(0)).join(', ')} ms`);
+    } finally {
+      await srv.stop(null);
+      loads.close();
+    }
+  });
+
+  it('a call waiting for the only worker, which then exits, is run by its replacement', async () => {
     const s = await start({ maxWorkers: 1 });
     try {
       const crashing = s.client.unary('CrashLater', '200');
