@@ -1,51 +1,19 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import http2, { type ClientHttp2Session, type ClientHttp2Stream, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { isAbortError } from 'abort-controller-x';
 import { RpcError, StatusCode, encodeFrame } from '../../lib/protocol/index.js';
-import { Http2ServerCall } from '../../lib/transport/http2-server-call.js';
+import { constants as h2constants } from 'node:http2';
+import { serverCalls } from '../helpers/server-calls.js';
 
 // The request iterator of a server call over a node:http2 stream keeps an async generator's
 // contract, which handlers, interceptors and the worker pool rely on.
 
-const LIMITS = { maxReceiveMessageBytes: -1, maxSendMessageBytes: -1 };
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString();
 const frame = (s: string): Buffer => encodeFrame(Buffer.from(s));
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe('Http2ServerCall request iterator', () => {
-  let h2: Http2Server;
-  let client: ClientHttp2Session;
-  const arrived: Array<{ stream: ServerHttp2Stream; call: Http2ServerCall }> = [];
-  const waiters: Array<() => void> = [];
-
-  before(async () => {
-    h2 = http2.createServer();
-    h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
-      arrived.push({ stream, call: new Http2ServerCall(stream, headers, rawHeaders, LIMITS) });
-      for (const w of waiters.splice(0)) w();
-    });
-    h2.listen(0, '127.0.0.1');
-    await once(h2, 'listening');
-    client = http2.connect(`http://127.0.0.1:${(h2.address() as AddressInfo).port}`);
-    client.on('error', () => undefined);
-    await once(client, 'connect');
-  });
-  after(async () => {
-    client.destroy();
-    await new Promise((resolve) => h2.close(resolve));
-  });
-
-  async function open(): Promise<{ req: ClientHttp2Stream; call: Http2ServerCall }> {
-    const count = arrived.length;
-    const req = client.request({ ':method': 'POST', ':path': '/test.Svc/Chat', 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
-    req.on('error', () => undefined);
-    req.resume();
-    while (arrived.length === count) await new Promise<void>((resolve) => waiters.push(resolve));
-    return { req, call: arrived[count]!.call };
-  }
+  const { open } = serverCalls();
 
   it('reads nothing before the first next(), and is its own async iterator', async () => {
     const { req, call } = await open();
@@ -134,7 +102,7 @@ describe('Http2ServerCall request iterator', () => {
     const it = call.requests(text)[Symbol.asyncIterator]();
     const first = it.next();
     await tick();
-    req.close(http2.constants.NGHTTP2_CANCEL);
+    req.close(h2constants.NGHTTP2_CANCEL);
     await assert.rejects(first, (err: unknown) => isAbortError(err));
     assert.equal(call.cancelled, true);
   });
