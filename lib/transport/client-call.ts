@@ -68,6 +68,8 @@ export class ClientCall implements ClientCallPort {
   #responseCompression: Compression = Compression.NoCompression;
   // Received messages in order; a Promise is a compressed message being inflated.
   #queue: Array<Uint8Array | Promise<Uint8Array> | undefined> = [];
+  // The response headers carried the status (Trailers-Only, an HTTP error, not gRPC): any body is not the call's.
+  #bodyIgnored = false;
   #queueHead = 0;
   #queuedBytes = 0;
   #inflating = 0;
@@ -256,17 +258,20 @@ export class ClientCall implements ClientCallPort {
       // Trailers-Only (PROTOCOL-HTTP2.md): the status came with the headers.
       this.#resolveHeaders(NO_HEADERS);
       this.#receivedStatus = statusFromHeaders(headers, raw);
+      this.#bodyIgnored = true;
       return;
     }
     if (httpStatus !== 200) {
       // doc/http-grpc-status-mapping.md
       this.#receivedStatus = { code: statusFromHttpStatus(httpStatus), details: `Received HTTP status ${httpStatus}`, metadata: new Metadata() };
+      this.#bodyIgnored = true;
       this.#resolveHeaders(NO_HEADERS);
       return;
     }
     const contentType = headers['content-type'];
     if (contentType === undefined || !contentType.startsWith('application/grpc')) {
       this.#receivedStatus = { code: StatusCode.UNKNOWN, details: `Received content-type "${contentType ?? ''}", not application/grpc`, metadata: new Metadata() };
+      this.#bodyIgnored = true;
     }
     const encoding = headers['grpc-encoding'];
     if (typeof encoding === 'string' && encoding !== 'identity') {
@@ -289,7 +294,9 @@ export class ClientCall implements ClientCallPort {
   #onData(chunk: Buffer): void {
     // A status taken from the headers already (HTTP error, wrong content-type) stands: the body
     // is not gRPC framing, e.g. a proxy's HTML error page (doc/http-grpc-status-mapping.md).
-    if (this.#status !== undefined || this.#receivedStatus !== undefined) return;
+    // Trailers are another matter: they can arrive while the stream is paused with data still
+    // buffered in it, which comes after them and is the call's.
+    if (this.#status !== undefined || this.#bodyIgnored) return;
     let frames;
     try {
       frames = this.#decoder.decode(chunk);
