@@ -106,7 +106,7 @@ export class WorkerCallPort implements ServerCallPort {
   }
 
   /** Takes one message of this call from the main thread. */
-  receive(message: ToWorker): void {
+  receive(message: Exclude<ToWorker, { t: typeof START }>): void {
     switch (message.t) {
       case REQUEST:
         this.#requests.push(message);
@@ -122,8 +122,6 @@ export class WorkerCallPort implements ServerCallPort {
         break;
       case CANCEL:
         this.#markCancelled(new RpcError(message.code, message.details));
-        break;
-      case START:
         break;
     }
   }

@@ -74,11 +74,11 @@ export interface WorkerLimits {
   readonly maxSendMessageBytes: number;
 }
 
-/** Worker threads run below the event loop by default: the server stays responsive while they compute. @internal */
-export const DEFAULT_NICE_INCREMENT = 10;
+/** Worker threads run below the event loop by default: the server stays responsive while they compute. */
+const DEFAULT_NICE_INCREMENT = 10;
 
-/** The longest pause before replacing a worker after idle workers kept crashing, in ms. @internal */
-export const MAX_RESPAWN_DELAY_MS = 30_000;
+/** The longest pause before replacing a worker after idle workers kept crashing, in ms. */
+const MAX_RESPAWN_DELAY_MS = 30_000;
 
 /** How long stop() lets handlers in workers end after their calls were cancelled, in ms. @internal */
 export const WORKER_STOP_MS = 2000;
@@ -315,8 +315,7 @@ export class WorkerPool {
       return;
     }
     // The worker exited (process.exit, an uncaught error, out of memory) or was terminated
-    // mid-call: a fault of the server, not a transient condition a retry would cure, so
-    // INTERNAL (statuscodes.md). Other calls are not affected; a new worker takes its place.
+    // mid-call: its call ends INTERNAL; other calls are not affected; a new worker takes its place.
     const call = worker.call;
     worker.call = undefined;
     if (call !== undefined) {
@@ -376,7 +375,6 @@ export class WorkerPool {
     for (const w of this.#workers) if (w.call !== undefined) n++;
     return n;
   }
-
 }
 
 /** One worker thread of a pool and the call it runs, if any. */
@@ -432,7 +430,6 @@ class MainSide {
     return this.#port.active;
   }
 
-
   /** Runs `leave` if the call is cancelled before a worker takes it. */
   onCancelWhileQueued(leave: () => void): void {
     this.#whileQueued = leave;
@@ -464,38 +461,35 @@ class MainSide {
 
   /** Ends a call no worker took (the queue is full, the pool is stopping). */
   refuse(code: StatusCode, details: string): void {
-    this.#over = true;
-    this.#port.signal.removeEventListener('abort', this.#onAbort);
-    if (this.#port.active) this.#port.finish(code, details);
+    this.#close(code, details, undefined);
   }
 
   /** The worker's handler has returned: everything it posted has been received, in order. */
   settled(): void {
-    this.#finish();
-    if (this.#gotEnd || !this.#port.active) return;
-    this.#report(new Error('The worker finished without a status'), this.#port.path);
-    this.#port.finish(StatusCode.INTERNAL, 'Cannot finish call: the worker thread running its handler exited');
+    this.#close(StatusCode.INTERNAL, EXITED, new Error('The worker finished without a status'));
   }
 
   /** The pool was terminated while the call ran (its handler ignored the cancel). */
   stopped(): void {
-    this.#finish();
-    if (this.#gotEnd || !this.#port.active) return;
-    this.#port.finish(StatusCode.UNAVAILABLE, 'Cannot finish call: the server stopped');
+    this.#close(StatusCode.UNAVAILABLE, 'Cannot finish call: the server stopped', undefined);
   }
 
-  /** The worker exited while it ran the call. */
+  /**
+   * The worker exited while it ran the call: a fault of the server, not a transient condition a
+   * retry would cure, so INTERNAL (statuscodes.md).
+   */
   crashed(error: unknown): void {
-    this.#finish();
-    if (this.#gotEnd || !this.#port.active) return;
-    this.#report(error, this.#port.path);
-    this.#port.finish(StatusCode.INTERNAL, 'Cannot finish call: the worker thread running its handler exited');
+    this.#close(StatusCode.INTERNAL, EXITED, error);
   }
 
-  #finish(): void {
+  /** The call is over for the pool; unless the worker sent its status, it ends with this one (`error` reported). */
+  #close(code: StatusCode, details: string, error: unknown): void {
     this.#over = true;
     this.#port.signal.removeEventListener('abort', this.#onAbort);
     this.#wake();
+    if (this.#gotEnd || !this.#port.active) return;
+    if (error !== undefined) this.#report(error, this.#port.path);
+    this.#port.finish(code, details);
   }
 
   /** Takes one message of this call from its worker. */
@@ -648,6 +642,8 @@ export function workerMethodHandler(method: WorkerMethod): AnyRpcMethodHandler {
     [key]: behavior,
   });
 }
+
+const EXITED = 'Cannot finish call: the worker thread running its handler exited';
 
 function identity(bytes: Uint8Array): Uint8Array {
   return bytes;

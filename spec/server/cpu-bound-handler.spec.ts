@@ -17,7 +17,7 @@ const ITERATIONS = 150_000;
 const empty = new Uint8Array(0);
 const identity = (b: Uint8Array): Uint8Array => b;
 
-/** Median of the time `work` takes, in ms, over `runs` runs measured by `time`. */
+/** The median of some timings. */
 function median(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
