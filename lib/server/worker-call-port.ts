@@ -30,6 +30,11 @@ const CANCELLED = 3;
 export interface WorkerLink {
   /** Posts a message to the main thread, moving the buffers in `transfer`. */
   post(message: FromWorker, transfer?: ArrayBuffer[]): void;
+  /**
+   * Posts a call's status. It may wait for the end of the current event-loop turn, so that the
+   * DONE of a handler that returns in that turn goes with it as one message.
+   */
+  end(message: FromWorker & { t: typeof END }, transfer: ArrayBuffer[]): void;
   /** Takes the messages already queued for this worker, without waiting for the event loop. */
   drain(): void;
 }
@@ -217,7 +222,7 @@ export class WorkerCallPort implements ServerCallPort {
   }
 
   #end(message: FromWorker & { t: typeof END }, transfer: ArrayBuffer[]): void {
-    this.#post(message, transfer);
+    this.#link.end(message, transfer);
     this.#state = FINISHED;
     this.status = { code: message.code, details: message.details };
     this.#runDone();

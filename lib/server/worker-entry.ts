@@ -10,15 +10,35 @@ import { ServerContext } from './context.js';
 import { runCall } from './dispatch.js';
 import { WorkerCallPort, type WorkerLink } from './worker-call-port.js';
 import { loadWorkerModule, type LoadedModule } from './worker-module.js';
-import { DONE, LOAD_FAILED, READY, START, type CallTask, type FromWorker, type ToWorker, type WorkerData, type WorkerState } from './worker-protocol.js';
+import { DONE, END, LOAD_FAILED, READY, START, type CallTask, type FromWorker, type ToWorker, type WorkerData, type WorkerState } from './worker-protocol.js';
 
 const channel = toMain();
 
 let current: WorkerCallPort | undefined;
 
+// A call's status held until the end of the event-loop turn it was sent in, or until its
+// handler returns if that is sooner (the common case): then END and DONE cross as one message,
+// and the main thread wakes once for them.
+let held: { message: FromWorker & { t: typeof END }; transfer: ArrayBuffer[] } | undefined;
+let heldTimer: NodeJS.Immediate | undefined;
+
+function release(): void {
+  if (held === undefined) return;
+  const { message, transfer } = held;
+  held = undefined;
+  clearImmediate(heldTimer);
+  channel.postMessage(message, transfer);
+}
+
 const link: WorkerLink = {
   post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+    release();
     channel.postMessage(message, transfer);
+  },
+  end(message: FromWorker & { t: typeof END }, transfer: ArrayBuffer[]): void {
+    release();
+    held = { message, transfer };
+    heldTimer = setImmediate(release);
   },
   drain(): void {
     for (let m = receiveMessageOnPort(channel); m !== undefined; m = receiveMessageOnPort(channel)) route(m.message as ToWorker);
@@ -52,6 +72,13 @@ function run(id: number, task: CallTask): void {
 /** The call's handler has returned: the main thread hears so, and gives the worker its next call. */
 function done(id: number): void {
   current = undefined;
+  if (held?.message.id === id) {
+    const { message, transfer } = held;
+    held = undefined;
+    clearImmediate(heldTimer);
+    channel.postMessage({ ...message, done: true }, transfer);
+    return;
+  }
   link.post({ t: DONE, id });
 }
 

@@ -282,14 +282,20 @@ export class WorkerPool {
         worker.error = m.error;
         return;
       case DONE:
-        if (worker.call?.id !== m.id) return;
-        this.#respawnDelayMs = 0;
-        worker.call.settled();
-        this.#free(worker);
+        if (worker.call?.id === m.id) this.#settled(worker, worker.call);
         return;
       default:
-        if (worker.call?.id === m.id) worker.call.receive(m);
+        if (worker.call?.id !== m.id) return;
+        worker.call.receive(m);
+        if (m.t === END && m.done === true) this.#settled(worker, worker.call);
     }
+  }
+
+  /** The worker's handler of `call` has returned: the worker takes its next call. */
+  #settled(worker: PoolWorker, call: MainSide): void {
+    this.#respawnDelayMs = 0;
+    call.settled();
+    this.#free(worker);
   }
 
   #exited(worker: PoolWorker, code: number): void {
@@ -406,24 +412,27 @@ class MainSide {
   #over = false;
   #credit = REQUEST_CREDIT;
   #wakePump: (() => void) | undefined;
-  readonly #onAbort = (): void => {
-    if (this.#worker === undefined) {
-      // Still queued: it leaves the queue; the port has ended the call.
-      this.#whileQueued?.();
-      return;
-    }
-    const reason = this.#port.signal.reason as unknown;
-    const status = reason instanceof RpcError ? reason : new RpcError(StatusCode.CANCELLED, 'Call cancelled');
-    this.#toWorker({ t: CANCEL, id: this.id, code: status.code, details: status.details });
-    this.#wake();
-  };
 
   constructor(port: ServerCallPort, method: WorkerMethod, request: Uint8Array | undefined, report: ErrorReporter) {
     this.#port = port;
     this.#method = method;
     this.#request = request;
     this.#report = report;
-    port.signal.addEventListener('abort', this.#onAbort, { once: true });
+    // Told through onDone, not the port's signal: no AbortController per call on the main thread.
+    port.onDone((cancelled) => {
+      if (cancelled && !this.#over) this.#cancelled();
+    });
+  }
+
+  /** The port was cancelled (peer, deadline, server stop): a queued call leaves the queue, a running one's worker is told. */
+  #cancelled(): void {
+    if (this.#worker === undefined) {
+      this.#whileQueued?.();
+      return;
+    }
+    const status = this.#port.status;
+    this.#toWorker({ t: CANCEL, id: this.id, code: status?.code ?? StatusCode.CANCELLED, details: status?.details ?? 'Call cancelled' });
+    this.#wake();
   }
 
   get active(): boolean {
@@ -466,7 +475,8 @@ class MainSide {
 
   /** The worker's handler has returned: everything it posted has been received, in order. */
   settled(): void {
-    this.#close(StatusCode.INTERNAL, EXITED, new Error('The worker finished without a status'));
+    // The error is made only when it is reported: a stack trace per call costs the event loop.
+    this.#close(StatusCode.INTERNAL, EXITED, () => new Error('The worker finished without a status'));
   }
 
   /** The pool was terminated while the call ran (its handler ignored the cancel). */
@@ -479,16 +489,15 @@ class MainSide {
    * retry would cure, so INTERNAL (statuscodes.md).
    */
   crashed(error: unknown): void {
-    this.#close(StatusCode.INTERNAL, EXITED, error);
+    this.#close(StatusCode.INTERNAL, EXITED, () => error);
   }
 
-  /** The call is over for the pool; unless the worker sent its status, it ends with this one (`error` reported). */
-  #close(code: StatusCode, details: string, error: unknown): void {
+  /** The call is over for the pool; unless the worker sent its status, it ends with this one (the error of `fault` reported). */
+  #close(code: StatusCode, details: string, fault: (() => unknown) | undefined): void {
     this.#over = true;
-    this.#port.signal.removeEventListener('abort', this.#onAbort);
     this.#wake();
     if (this.#gotEnd || !this.#port.active) return;
-    if (error !== undefined) this.#report(error, this.#port.path);
+    if (fault !== undefined) this.#report(fault(), this.#port.path);
     this.#port.finish(code, details);
   }
 

@@ -17,6 +17,7 @@ import { StatusCode, type Compression, type MetadataValue } from '../protocol/in
  *   ◄── { t: HEADERS } / { t: COMPRESSION } / { t: MESSAGE, bytes } / { t: REPORT, error }
  *   ◄── { t: END, code, details, trailers, response? }  the status (and a unary response)
  *   ◄── { t: DONE, id }                                  the handler has returned: the worker is free
+ *       (an END posted in the turn the handler returns in carries `done: true` instead: one message)
  *
  * Message bytes are copied once into a fresh ArrayBuffer and transferred, never cloned.
  */
@@ -85,6 +86,8 @@ export type FromWorker =
       readonly compress: boolean;
       /** `context.cancel()`: the main thread cancels the call with this code instead of sending it. */
       readonly cancel: boolean;
+      /** The handler has returned as well: this END stands for the DONE that would follow it. */
+      readonly done?: boolean;
     };
 
 /** What a worker thread of a pool is started with. @internal */
