@@ -10,11 +10,15 @@ import { ServerContext } from './context.js';
 import { runCall } from './dispatch.js';
 import { WorkerCallPort, type WorkerLink } from './worker-call-port.js';
 import { loadWorkerModule, type LoadedModule } from './worker-module.js';
-import { DONE, END, LOAD_FAILED, READY, START, type CallTask, type FromWorker, type ToWorker, type WorkerData, type WorkerState } from './worker-protocol.js';
+import { DONE, END, LOAD_FAILED, NO_CLAIM, READY, START, type CallTask, type FromWorker, type StartMessage, type ToWorker, type WorkerData, type WorkerState } from './worker-protocol.js';
 
 const channel = toMain();
+const data = workerData as WorkerData;
+const claims = new Int32Array(data.claims);
 
 let current: WorkerCallPort | undefined;
+// A call sent ahead while this worker ran another: it starts when that one's handler returns.
+let next: StartMessage | undefined;
 
 // A call's status held until the end of the event-loop turn it was sent in, or until its
 // handler returns if that is sooner (the common case): then END and DONE cross as one message,
@@ -22,12 +26,13 @@ let current: WorkerCallPort | undefined;
 let held: { message: FromWorker & { t: typeof END }; transfer: ArrayBuffer[] } | undefined;
 let heldTimer: NodeJS.Immediate | undefined;
 
-function release(): void {
+/** Posts the held status, if any; `done` says the handler has returned as well. */
+function release(done = false): void {
   if (held === undefined) return;
   const { message, transfer } = held;
   held = undefined;
   clearImmediate(heldTimer);
-  channel.postMessage(message, transfer);
+  channel.postMessage(done ? { ...message, done } : message, transfer);
 }
 
 const link: WorkerLink = {
@@ -38,7 +43,7 @@ const link: WorkerLink = {
   end(message: FromWorker & { t: typeof END }, transfer: ArrayBuffer[]): void {
     release();
     held = { message, transfer };
-    heldTimer = setImmediate(release);
+    heldTimer = setImmediate(() => release());
   },
   drain(): void {
     for (let m = receiveMessageOnPort(channel); m !== undefined; m = receiveMessageOnPort(channel)) route(m.message as ToWorker);
@@ -46,9 +51,19 @@ const link: WorkerLink = {
 };
 
 function route(message: ToWorker): void {
-  if (message.t === START) run(message.id, message.task);
-  // A message of a call that has ended (a late ACK or CANCEL) has no one to go to.
-  else if (current !== undefined && message.id === current.id) current.receive(message);
+  if (message.t === START) {
+    if (current === undefined) start(message);
+    else next = message;
+  } else if (current !== undefined && message.id === current.id) {
+    current.receive(message);
+  }
+  // Any other message is of a call that has ended (a late ACK or CANCEL): no one to go to.
+}
+
+/** Runs a call, unless it was sent ahead and the main thread has taken it back. */
+function start(message: StartMessage): void {
+  if (message.claim !== NO_CLAIM && Atomics.compareExchange(claims, message.claim, message.id, 0) !== message.id) return;
+  run(message.id, message.task);
 }
 
 // A plain function, not an async one: the behavior runs inside it (see runCall).
@@ -69,20 +84,16 @@ function run(id: number, task: CallTask): void {
   }
 }
 
-/** The call's handler has returned: the main thread hears so, and gives the worker its next call. */
+/** The call's handler has returned: the main thread hears so; the call sent ahead, if any, starts. */
 function done(id: number): void {
   current = undefined;
-  if (held?.message.id === id) {
-    const { message, transfer } = held;
-    held = undefined;
-    clearImmediate(heldTimer);
-    channel.postMessage({ ...message, done: true }, transfer);
-    return;
-  }
-  link.post({ t: DONE, id });
+  if (held?.message.id === id) release(true);
+  else link.post({ t: DONE, id });
+  const ahead = next;
+  next = undefined;
+  if (ahead !== undefined) start(ahead);
 }
 
-const data = workerData as WorkerData;
 // On Linux a thread has a nice value of its own: this lowers this worker's priority only.
 if (data.niceIncrement > 0) setPriority(0, Math.min(19, getPriority(0) + data.niceIncrement));
 

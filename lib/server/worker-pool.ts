@@ -10,6 +10,7 @@ import { DEFAULT_MAX_QUEUED } from './executor.js';
 import {
   ACK,
   CANCEL,
+  CLAIM_WORDS,
   COMPRESSION,
   DONE,
   END,
@@ -18,6 +19,7 @@ import {
   LOAD_FAILED,
   MESSAGE,
   MORE,
+  NO_CLAIM,
   READY,
   REPORT,
   REQUEST,
@@ -80,6 +82,15 @@ const DEFAULT_NICE_INCREMENT = 10;
 /** The longest pause before replacing a worker after idle workers kept crashing, in ms. */
 const MAX_RESPAWN_DELAY_MS = 30_000;
 
+/**
+ * The largest unary request sent ahead to a busy worker. The main thread keeps its own copy until
+ * the worker claims the call, in case another worker is sent it instead.
+ */
+const AHEAD_MAX_BYTES = 64 * 1024;
+
+/** Call ids are positive Int32 values, as a claim word holds them. */
+const MAX_ID = 0x7fffffff;
+
 /** How long stop() lets handlers in workers end after their calls were cancelled, in ms. @internal */
 export const WORKER_STOP_MS = 2000;
 
@@ -90,13 +101,17 @@ const ENTRY_URL = new URL(`./worker-entry${extname(fileURLToPath(import.meta.url
  * A pool of worker threads serving one handler module, and the main thread's side of each call
  * it runs: the call port's bytes go to a worker and come back (worker-protocol.ts). Each worker
  * runs one call at a time over its own long-lived channel; calls wait in a bounded queue for a
- * free worker. Workers start as calls need them (up to `maxWorkers`), the first `minWorkers` stay,
- * the rest exit after `idleTimeoutMs` idle, and one that exits is replaced.
+ * free worker. When every worker is started and busy, a small unary call is sent ahead to a busy
+ * worker instead, which starts it the moment its handler returns, without waiting for the main
+ * thread; a worker that frees up with no call of its own takes the oldest such call back
+ * (worker-protocol.ts), so no call waits behind a long one while another worker idles. Workers
+ * start as calls need them (up to `maxWorkers`), the first `minWorkers` stay, the rest exit after
+ * `idleTimeoutMs` idle, and one that exits is replaced.
  * @internal
  */
 export class WorkerPool {
   readonly #href: string;
-  readonly #workerData: WorkerData;
+  readonly #workerData: Omit<WorkerData, 'claims'>;
   readonly #maxWorkers: number;
   readonly #minWorkers: number;
   readonly #maxQueued: number;
@@ -106,8 +121,10 @@ export class WorkerPool {
   readonly #workers = new Set<PoolWorker>();
   // Started workers free for a call, the most recently freed last.
   readonly #idle: PoolWorker[] = [];
-  // Calls waiting for a free worker, in order of arrival.
+  // Calls waiting for a free worker, in order of arrival (each arrived after every call sent ahead).
   readonly #queue: MainSide[] = [];
+  // Workers with a call sent ahead.
+  #ahead = 0;
   // Workers spawned and still loading the module.
   #loading = 0;
   #nextId = 1;
@@ -206,13 +223,27 @@ export class WorkerPool {
     }
     // A worker started for this call: the call waits for it, not for a place in the queue.
     if (this.#workers.size < this.#maxWorkers && this.#queue.length >= this.#loading) this.#spawn();
-    if (this.#queue.length >= this.#maxQueued + this.#loading) {
+    // A call sent ahead waits as a queued one does: both count against maxQueued.
+    if (this.#queue.length + this.#ahead >= this.#maxQueued + this.#loading) {
       call.refuse(StatusCode.RESOURCE_EXHAUSTED, 'Cannot run handler: every worker is busy and the queue is full');
       return;
     }
-    // One queue for all workers: a call goes to the first worker that is free.
-    this.#queue.push(call);
-    call.onCancelWhileQueued(() => {
+    if (this.#queue.length === 0 && this.#loading === 0 && call.canGoAhead) {
+      for (const busy of this.#workers) {
+        if (busy.call !== undefined && busy.ahead === undefined) {
+          this.#sendAhead(busy, call);
+          return;
+        }
+      }
+    }
+    this.#enqueue(call);
+  }
+
+  /** One queue for all workers: a call goes to the first worker that is free. */
+  #enqueue(call: MainSide, first = false): void {
+    if (first) this.#queue.unshift(call);
+    else this.#queue.push(call);
+    call.onCancelWhileWaiting(() => {
       const at = this.#queue.indexOf(call);
       if (at >= 0) this.#queue.splice(at, 1);
     });
@@ -222,14 +253,81 @@ export class WorkerPool {
     clearTimeout(worker.idleTimer);
     worker.idleTimer = undefined;
     worker.call = call;
-    call.begin(worker.thread, this.#nextId++, this.#limits);
+    call.begin(worker.thread, this.#newId(), this.#limits);
+  }
+
+  /** Hands `call` to `worker`, which is busy: it starts the call when its handler returns, unless the call is taken back first. */
+  #sendAhead(worker: PoolWorker, call: MainSide): void {
+    const claim = worker.nextClaim;
+    worker.nextClaim = (claim + 1) % CLAIM_WORDS;
+    call.begin(worker.thread, this.#newId(), this.#limits, worker.claims, claim);
+    worker.ahead = call;
+    this.#ahead++;
+    // Cancelled before the worker claimed it (the call was taken back): the worker may be sent another.
+    call.onCancelWhileWaiting(() => {
+      if (worker.ahead !== call) return;
+      this.#dropAhead(worker);
+      this.#refill(worker);
+    });
+  }
+
+  #dropAhead(worker: PoolWorker): void {
+    worker.ahead = undefined;
+    this.#ahead--;
+  }
+
+  /** Sends busy `worker` the first call waiting, if that call may go ahead. */
+  #refill(worker: PoolWorker): void {
+    if (this.#closing || worker.call === undefined || worker.ahead !== undefined) return;
+    while (this.#queue.length > 0 && !this.#queue[0]!.active) this.#queue.shift();
+    const first = this.#queue[0];
+    if (first === undefined || !first.canGoAhead) return;
+    this.#queue.shift();
+    this.#sendAhead(worker, first);
+  }
+
+  /** Takes back the oldest call sent ahead that its worker has not claimed yet, if any. */
+  #takeBack(): MainSide | undefined {
+    if (this.#ahead === 0) return undefined;
+    for (;;) {
+      let from: PoolWorker | undefined;
+      for (const w of this.#workers) if (w.ahead?.revocable === true && (from === undefined || w.ahead.id < from.ahead!.id)) from = w;
+      if (from === undefined) return undefined;
+      const call = from.ahead!;
+      // Claimed: that worker has started it (its DONE for the call before is on its way).
+      if (!call.revoke()) continue;
+      this.#dropAhead(from);
+      this.#refill(from);
+      return call;
+    }
+  }
+
+  #newId(): number {
+    const id = this.#nextId;
+    this.#nextId = id === MAX_ID ? 1 : id + 1;
+    return id;
   }
 
   /** A worker has loaded the module or ended a call: it takes the next call waiting, or idles. */
   #free(worker: PoolWorker): void {
     worker.call = undefined;
+    const ahead = worker.ahead;
+    if (ahead !== undefined) {
+      // The worker starts the call sent ahead to it as soon as its handler returns: it has, or will once the START arrives.
+      this.#dropAhead(worker);
+      ahead.promoted();
+      worker.call = ahead;
+      this.#refill(worker);
+      return;
+    }
     if (this.#closing) {
       if (this.#busy() === 0) this.#drained?.();
+      return;
+    }
+    // The oldest call waiting is one sent ahead to a worker still busy (maybe with a long call), if any.
+    const taken = this.#takeBack();
+    if (taken !== undefined) {
+      this.#assign(worker, taken);
       return;
     }
     for (let call = this.#queue.shift(); call !== undefined; call = this.#queue.shift()) {
@@ -258,10 +356,12 @@ export class WorkerPool {
     const source = ENTRY_URL.pathname.endsWith('.ts');
     // From source under tsx, a worker gets no loader hooks of its own: it registers tsx before
     // importing the entry (in dist the entry is plain JavaScript).
+    const claims = new SharedArrayBuffer(CLAIM_WORDS * Int32Array.BYTES_PER_ELEMENT);
+    const workerData: WorkerData = { ...this.#workerData, claims };
     const thread = source
-      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY_URL.href)}); })`, { eval: true, workerData: this.#workerData })
-      : new Worker(ENTRY_URL, { workerData: this.#workerData });
-    const worker: PoolWorker = { thread, call: undefined, ready: false, retired: false, idleTimer: undefined, error: undefined };
+      ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY_URL.href)}); })`, { eval: true, workerData })
+      : new Worker(ENTRY_URL, { workerData });
+    const worker: PoolWorker = { thread, call: undefined, ahead: undefined, claims: new Int32Array(claims), nextClaim: 0, ready: false, retired: false, idleTimer: undefined, error: undefined };
     this.#workers.add(worker);
     this.#loading++;
     thread.on('message', (m: FromWorker | WorkerState) => this.#receive(worker, m));
@@ -303,9 +403,12 @@ export class WorkerPool {
     this.#workers.delete(worker);
     const idle = this.#idle.indexOf(worker);
     if (idle >= 0) this.#idle.splice(idle, 1);
+    const ahead = worker.ahead;
+    if (ahead !== undefined) this.#dropAhead(worker);
     if (worker.retired) {
       // Terminated by destroy(): a call it still ran (one that ignored its cancel) gets a status.
       worker.call?.stopped();
+      ahead?.stopped();
       return;
     }
     const error = worker.error ?? new Error(`The worker thread exited with code ${code}`);
@@ -324,6 +427,9 @@ export class WorkerPool {
     // mid-call: its call ends INTERNAL; other calls are not affected; a new worker takes its place.
     const call = worker.call;
     worker.call = undefined;
+    // A call sent ahead that the worker had not claimed never ran: it is the next to go.
+    if (ahead?.revoke() === true) this.#enqueue(ahead, true);
+    else ahead?.crashed(error);
     if (call !== undefined) {
       call.crashed(error);
       this.#respawnDelayMs = 0;
@@ -362,6 +468,12 @@ export class WorkerPool {
     this.#closing = true;
     clearTimeout(this.#respawnTimer);
     for (const call of this.#queue.splice(0)) call.refuse(StatusCode.UNAVAILABLE, 'Cannot run handler: the server is stopping');
+    for (const w of this.#workers) {
+      const ahead = w.ahead;
+      if (ahead?.revoke() !== true) continue;
+      this.#dropAhead(w);
+      ahead.refuse(StatusCode.UNAVAILABLE, 'Cannot run handler: the server is stopping');
+    }
     if (this.#busy() > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -375,10 +487,10 @@ export class WorkerPool {
     await Promise.all(workers.map((w) => w.thread.terminate()));
   }
 
-  /** How many workers run a call. */
+  /** How many workers run a call, or have one sent ahead. */
   #busy(): number {
     let n = 0;
-    for (const w of this.#workers) if (w.call !== undefined) n++;
+    for (const w of this.#workers) if (w.call !== undefined || w.ahead !== undefined) n++;
     return n;
   }
 }
@@ -387,6 +499,11 @@ export class WorkerPool {
 interface PoolWorker {
   readonly thread: Worker;
   call: MainSide | undefined;
+  // A call sent ahead while it runs `call`, not yet known to be started.
+  ahead: MainSide | undefined;
+  // Its claim words (worker-protocol.ts), and the next one to use.
+  readonly claims: Int32Array;
+  nextClaim: number;
   ready: boolean;
   // Terminated on purpose (idle, or the pool's end): its exit fails nothing.
   retired: boolean;
@@ -404,7 +521,10 @@ class MainSide {
   readonly #report: ErrorReporter;
   #request: Uint8Array | undefined;
   #worker: Worker | undefined;
-  #whileQueued: (() => void) | undefined;
+  // While the call is sent ahead: its worker's claim words and the index of its own.
+  #claims: Int32Array | undefined;
+  #claim = NO_CLAIM;
+  #whileWaiting: (() => void) | undefined;
   // Worker messages waiting for port.send's room (at most WINDOW and an END).
   readonly #out: FromWorker[] = [];
   #sending = false;
@@ -424,10 +544,12 @@ class MainSide {
     });
   }
 
-  /** The port was cancelled (peer, deadline, server stop): a queued call leaves the queue, a running one's worker is told. */
+  /** The port was cancelled (peer, deadline, server stop): a waiting call leaves its place, a running one's worker is told. */
   #cancelled(): void {
-    if (this.#worker === undefined) {
-      this.#whileQueued?.();
+    if (this.#worker === undefined || this.revoke()) {
+      const leave = this.#whileWaiting;
+      this.#whileWaiting = undefined;
+      leave?.();
       return;
     }
     const status = this.#port.status;
@@ -439,18 +561,39 @@ class MainSide {
     return this.#port.active;
   }
 
-  /** Runs `leave` if the call is cancelled before a worker takes it. */
-  onCancelWhileQueued(leave: () => void): void {
-    this.#whileQueued = leave;
+  /** A small unary call, which may be sent ahead to a busy worker. */
+  get canGoAhead(): boolean {
+    return this.#request !== undefined && this.#request.byteLength <= AHEAD_MAX_BYTES;
   }
 
-  /** Hands the call to `worker` as call `id`. */
-  begin(worker: Worker, id: number, limits: WorkerLimits): void {
+  /** Sent ahead, and not yet known to be claimed by its worker. */
+  get revocable(): boolean {
+    return this.#claims !== undefined;
+  }
+
+  /** Runs `leave` if the call is cancelled while it waits in the queue or sent ahead, unclaimed. */
+  onCancelWhileWaiting(leave: () => void): void {
+    this.#whileWaiting = leave;
+  }
+
+  /**
+   * Hands the call to `worker` as call `id`; with `claims`, ahead of the call it runs, as the
+   * claim word at index `claim`.
+   */
+  begin(worker: Worker, id: number, limits: WorkerLimits, claims?: Int32Array, claim = NO_CLAIM): void {
     const port = this.#port;
     this.#worker = worker;
     this.id = id;
+    this.#whileWaiting = undefined;
     const request = this.#request === undefined ? undefined : transferable(this.#request);
-    this.#request = undefined;
+    // A call sent ahead keeps its request: if it is taken back, another worker is sent it.
+    if (claims === undefined) {
+      this.#request = undefined;
+    } else {
+      this.#claims = claims;
+      this.#claim = claim;
+      Atomics.store(claims, claim, id);
+    }
     const { peer, auth, identityKey } = port.peerInfo();
     const task: CallTask = {
       path: port.path,
@@ -464,8 +607,30 @@ class MainSide {
       requestCompressed: port.lastMessageCompressed,
       maxSendMessageBytes: limits.maxSendMessageBytes,
     };
-    this.#toWorker({ t: START, id, task }, request === undefined ? [] : [request]);
+    this.#toWorker({ t: START, id, claim, task }, request === undefined ? [] : [request]);
     if (this.#method.requestStreaming) void this.#pumpRequests();
+  }
+
+  /**
+   * Takes the call back from the worker it was sent ahead to. True if the worker had not claimed
+   * it, which it now never will; false if it had (or the call was not sent ahead).
+   */
+  revoke(): boolean {
+    const claims = this.#claims;
+    if (claims === undefined) return false;
+    this.#claims = undefined;
+    if (Atomics.compareExchange(claims, this.#claim, this.id, 0) !== this.id) {
+      this.#request = undefined;
+      return false;
+    }
+    this.#worker = undefined;
+    return true;
+  }
+
+  /** The worker the call was sent ahead to is done with its call before: it runs this one now. */
+  promoted(): void {
+    this.#claims = undefined;
+    this.#request = undefined;
   }
 
   /** Ends a call no worker took (the queue is full, the pool is stopping). */

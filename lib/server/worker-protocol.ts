@@ -5,11 +5,18 @@ import { StatusCode, type Compression, type MetadataValue } from '../protocol/in
  * has one long-lived channel, its own `postMessage`, and runs one call at a time; every message of
  * a call carries the call's id, so a late message of an earlier call is told apart and dropped.
  *
+ * A busy worker may be sent one call ahead (a small unary request), so that it starts that call
+ * as soon as its handler returns, without waiting for the main thread. Such a START names a word
+ * of the worker's claim words (a SharedArrayBuffer), which holds the call's id: the worker runs
+ * the call only if it swaps the id out first; the main thread takes the call back (for a worker
+ * that is free sooner, or on a cancel) by swapping it out itself. Exactly one of them wins.
+ *
  *   main thread                                         worker
  *   ───────────                                         ──────
  *                                                   ◄── { t: READY, description } module loaded
  *                                                       (or { t: LOAD_FAILED, error }, then exit)
- *   { t: START, id, task } (unary request inside) ───►  runCall over a WorkerCallPort
+ *   { t: START, id, claim, task } (unary request) ────►  runCall over a WorkerCallPort
+ *       (to a busy worker: held until its handler returns, then run if the claim word still holds id)
  *   { t: REQUEST, id, bytes } (≤ `credit` ahead) ─────►  handler pulls; { t: MORE, id } ◄── each pull
  *   { t: HALF_CLOSE, id } ────────────────────────────►  requests end
  *   { t: ACK, id } after port.send's drain ───────────►  a `yield` waits past WINDOW unacked
@@ -26,6 +33,14 @@ import { StatusCode, type Compression, type MetadataValue } from '../protocol/in
 export const WINDOW = 8;
 /** Request messages the main thread may send ahead of the handler's reads. @internal */
 export const REQUEST_CREDIT = 8;
+/**
+ * Claim words per worker, used in turn. A worker has at most two calls whose START it may not have
+ * claimed yet (the one it was promoted to and the one sent ahead of it), so a word is not reused
+ * while its call is undecided. @internal
+ */
+export const CLAIM_WORDS = 4;
+/** The START of a call not sent ahead names no claim word. @internal */
+export const NO_CLAIM = -1;
 
 /** main → worker @internal */
 export const REQUEST = 0;
@@ -61,11 +76,20 @@ export type MetadataPairs = Array<[string, MetadataValue]>;
 
 /** A message from the main thread to a worker. @internal */
 export type ToWorker =
-  | { readonly t: typeof START; readonly id: number; readonly task: CallTask }
+  | StartMessage
   | { readonly t: typeof REQUEST; readonly id: number; readonly bytes: ArrayBuffer; readonly compressed: boolean }
   | { readonly t: typeof HALF_CLOSE; readonly id: number }
   | { readonly t: typeof ACK; readonly id: number }
   | { readonly t: typeof CANCEL; readonly id: number; readonly code: StatusCode; readonly details: string };
+
+/** The message that hands a call to a worker. @internal */
+export interface StartMessage {
+  readonly t: typeof START;
+  readonly id: number;
+  /** The index of the claim word holding `id` for a call sent ahead, or NO_CLAIM. */
+  readonly claim: number;
+  readonly task: CallTask;
+}
 
 /** A message of one call from a worker to the main thread. @internal */
 export type FromWorker =
@@ -96,6 +120,8 @@ export interface WorkerData {
   readonly module: string;
   /** Added to the thread's nice value (Linux), before the module loads. */
   readonly niceIncrement: number;
+  /** This worker's CLAIM_WORDS claim words (Int32), shared with the main thread. */
+  readonly claims: SharedArrayBuffer;
 }
 
 /** A worker's own messages to the main thread, about its module. @internal */

@@ -403,6 +403,55 @@ describe('worker thread pool: failures and limits', () => {
     }
   });
 
+  it('a call sent ahead behind a CPU-bound call that never yields, whose deadline passes, never runs its handler', async () => {
+    const reports = new Reports();
+    const s = await start({ maxWorkers: 1 });
+    try {
+      const busy = s.client.unary('Burn', '400');
+      await sleep(50);
+      const expired = await s.client.unary('Mark', 'behind-burn', new grpc.Metadata(), { deadline: Date.now() + 100 });
+      assert.equal(expired.status?.code, StatusCode.DEADLINE_EXCEEDED);
+      assert.equal((await busy).value, 'burnt:400');
+      await s.client.unary('Mark', 'after-burn');
+      await reports.next((m) => m.id === 'after-burn');
+      assert.deepEqual(reports.all((m) => m.id === 'behind-burn'), []);
+    } finally {
+      await s.close();
+      reports.close();
+    }
+  });
+
+  it('runs each call exactly once while calls are sent ahead, taken back and cancelled at once', async () => {
+    const reports = new Reports();
+    const s = await start({ maxWorkers: 2 });
+    try {
+      const calls: Array<Promise<{ id: string; expires: boolean; code: StatusCode | undefined }>> = [];
+      for (let i = 0; i < 120; i++) {
+        const id = `race-${i}`;
+        // Every third call has a deadline that passes about when its turn comes.
+        const expires = i % 3 === 2;
+        const options = expires ? { deadline: Date.now() + 5 + (i % 20) } : {};
+        if (i % 4 === 0) calls.push(s.client.unary('Burn', '3').then((r) => ({ id: 'burn', expires: false, code: r.status?.code })));
+        calls.push(s.client.unary('Mark', id, new grpc.Metadata(), options).then((r) => ({ id, expires, code: r.status?.code })));
+      }
+      const ended = await Promise.all(calls);
+      await s.client.unary('Mark', 'race-end');
+      await reports.next((m) => m.id === 'race-end');
+      for (const { id, expires, code } of ended) {
+        if (!expires) assert.equal(code, StatusCode.OK, id);
+        else assert.ok(code === StatusCode.OK || code === StatusCode.DEADLINE_EXCEEDED, `${id}: ${String(code)}`);
+        if (id === 'burn') continue;
+        const runs = reports.all((m) => m.id === id).length;
+        // A call that ran sent its answer, unless its deadline passed while it ran.
+        if (code === StatusCode.OK) assert.equal(runs, 1, `${id} ran ${runs} times`);
+        else assert.ok(runs <= 1, `${id} ran ${runs} times`);
+      }
+    } finally {
+      await s.close();
+      reports.close();
+    }
+  });
+
   it('takes queued calls in order of arrival', async () => {
     const reports = new Reports();
     const s = await start({ maxWorkers: 1 });
@@ -474,6 +523,28 @@ describe('worker thread pool: failures and limits', () => {
       assert.equal(q.r.value, 'echo:behind:worker');
       assert.equal(l.r.value, 'burnt:1500');
       assert.ok(q.at < l.at - 500, `the waiting call ended at ${q.at.toFixed(0)} ms, the long one at ${l.at.toFixed(0)} ms`);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a call sent ahead to a worker in a long call is taken back by the worker that is free first', async () => {
+    const s = await start({ maxWorkers: 2, minWorkers: 2 });
+    try {
+      // Both workers are up: two calls that only end once they have run at the same time.
+      assert.deepEqual((await Promise.all([s.client.unary('Meet', 'up'), s.client.unary('Meet', 'up')])).map((r) => /met/.test(String(r.value))), [true, true]);
+      const t0 = performance.now();
+      const long = s.client.unary('Burn', '1500').then((r) => ({ r, at: performance.now() - t0 }));
+      const short = s.client.unary('Burn', '300');
+      await sleep(50);
+      // Both workers are busy: each of these is sent ahead to one of them, and the one sent to
+      // the worker in the long call is taken back by the other worker once it is free.
+      const behind = ['behind-1', 'behind-2'].map((id) => s.client.unary('Echo', id).then((r) => ({ r, at: performance.now() - t0 })));
+      const [l, ...q] = await Promise.all([long, ...behind]);
+      assert.equal((await short).value, 'burnt:300');
+      assert.deepEqual(q.map((c) => c.r.value), ['echo:behind-1:worker', 'echo:behind-2:worker']);
+      assert.equal(l!.r.value, 'burnt:1500');
+      for (const c of q) assert.ok(c.at < l!.at - 500, `a waiting call ended at ${c.at.toFixed(0)} ms, the long one at ${l!.at.toFixed(0)} ms`);
     } finally {
       await s.close();
     }
