@@ -617,6 +617,33 @@ describe('worker thread pool: failures and limits', () => {
     }
   });
 
+  it('stop(grace) runs a call sent ahead that its turn reaches within the grace; past the grace it never runs', async () => {
+    const reports = new Reports();
+    try {
+      for (const [grace, id, code] of [[2, 'ahead-in-grace', StatusCode.OK], [0.1, 'ahead-past-grace', StatusCode.UNAVAILABLE]] as const) {
+        const s = await start({ maxWorkers: 1 });
+        try {
+          const busy = s.client.unary('Sleep', grace === 2 ? '200' : '1000');
+          await sleep(50);
+          const ahead = s.client.unary('Mark', id);
+          await sleep(50);
+          const stopped = s.srv.stop(grace);
+          assert.equal((await ahead).status?.code, code, id);
+          await busy;
+          await stopped;
+          if (code === StatusCode.OK) await reports.next((m) => m.id === id);
+          else await sleep(100); // any report of the worker, terminated by now, has arrived
+          assert.equal(reports.all((m) => m.id === id).length, code === StatusCode.OK ? 1 : 0, id);
+        } finally {
+          s.client.close();
+          await s.srv.stop(null);
+        }
+      }
+    } finally {
+      reports.close();
+    }
+  });
+
   it('worker threads run below the event loop: niceIncrement 10 by default, as given otherwise (Linux)', { skip: process.platform !== 'linux' && 'a thread has its own nice value on Linux only' }, async () => {
     const base = getPriority(0);
     for (const [options, expected] of [[{}, 10], [{ niceIncrement: 7 }, 7], [{ niceIncrement: 0 }, 0]] as const) {
