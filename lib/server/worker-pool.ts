@@ -230,10 +230,7 @@ export class WorkerPool {
     }
     if (this.#queue.length === 0 && this.#loading === 0 && call.canGoAhead) {
       for (const busy of this.#workers) {
-        if (busy.call !== undefined && busy.ahead === undefined) {
-          this.#sendAhead(busy, call);
-          return;
-        }
+        if (busy.call !== undefined && busy.ahead === undefined && this.#sendAhead(busy, call)) return;
       }
     }
     this.#enqueue(call);
@@ -256,10 +253,16 @@ export class WorkerPool {
     call.begin(worker.thread, this.#newId(), this.#limits);
   }
 
-  /** Hands `call` to `worker`, which is busy: it starts the call when its handler returns, unless the call is taken back first. */
-  #sendAhead(worker: PoolWorker, call: MainSide): void {
-    const claim = worker.nextClaim;
-    worker.nextClaim = (claim + 1) % CLAIM_WORDS;
+  /**
+   * Hands `call` to `worker`, which is busy: it starts the call when its handler returns, unless
+   * the call is taken back first. False if no claim word is free (never, while a worker has at
+   * most two undecided calls).
+   */
+  #sendAhead(worker: PoolWorker, call: MainSide): boolean {
+    // A word holding an id is a call not yet decided; only the main thread writes a word that holds 0.
+    let claim = 0;
+    while (claim < CLAIM_WORDS && Atomics.load(worker.claims, claim) !== 0) claim++;
+    if (claim === CLAIM_WORDS) return false;
     call.begin(worker.thread, this.#newId(), this.#limits, worker.claims, claim);
     worker.ahead = call;
     this.#ahead++;
@@ -269,6 +272,7 @@ export class WorkerPool {
       this.#dropAhead(worker);
       this.#refill(worker);
     });
+    return true;
   }
 
   #dropAhead(worker: PoolWorker): void {
@@ -281,9 +285,7 @@ export class WorkerPool {
     if (this.#closing || worker.call === undefined || worker.ahead !== undefined) return;
     while (this.#queue.length > 0 && !this.#queue[0]!.active) this.#queue.shift();
     const first = this.#queue[0];
-    if (first === undefined || !first.canGoAhead) return;
-    this.#queue.shift();
-    this.#sendAhead(worker, first);
+    if (first !== undefined && first.canGoAhead && this.#sendAhead(worker, first)) this.#queue.shift();
   }
 
   /** Takes back the oldest call sent ahead that its worker has not claimed yet, if any. */
@@ -361,7 +363,7 @@ export class WorkerPool {
     const thread = source
       ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ENTRY_URL.href)}); })`, { eval: true, workerData })
       : new Worker(ENTRY_URL, { workerData });
-    const worker: PoolWorker = { thread, call: undefined, ahead: undefined, claims: new Int32Array(claims), nextClaim: 0, ready: false, retired: false, idleTimer: undefined, error: undefined };
+    const worker: PoolWorker = { thread, call: undefined, ahead: undefined, claims: new Int32Array(claims), ready: false, retired: false, idleTimer: undefined, error: undefined };
     this.#workers.add(worker);
     this.#loading++;
     thread.on('message', (m: FromWorker | WorkerState) => this.#receive(worker, m));
@@ -425,11 +427,16 @@ export class WorkerPool {
     }
     // The worker exited (process.exit, an uncaught error, out of memory) or was terminated
     // mid-call: its call ends INTERNAL; other calls are not affected; a new worker takes its place.
-    const call = worker.call;
+    let call = worker.call;
     worker.call = undefined;
-    // A call sent ahead that the worker had not claimed never ran: it is the next to go.
-    if (ahead?.revoke() === true) this.#enqueue(ahead, true);
+    // A call the worker had not claimed (sent ahead, or promoted to and not yet started) never
+    // ran: it goes to the next free worker, before the calls that wait.
+    if (ahead?.reclaim() === true) this.#enqueue(ahead, true);
     else ahead?.crashed(error);
+    if (call?.reclaim() === true) {
+      this.#enqueue(call, true);
+      call = undefined;
+    }
     if (call !== undefined) {
       call.crashed(error);
       this.#respawnDelayMs = 0;
@@ -501,9 +508,8 @@ interface PoolWorker {
   call: MainSide | undefined;
   // A call sent ahead while it runs `call`, not yet known to be started.
   ahead: MainSide | undefined;
-  // Its claim words (worker-protocol.ts), and the next one to use.
+  // Its claim words (worker-protocol.ts).
   readonly claims: Int32Array;
-  nextClaim: number;
   ready: boolean;
   // Terminated on purpose (idle, or the pool's end): its exit fails nothing.
   retired: boolean;
@@ -521,9 +527,11 @@ class MainSide {
   readonly #report: ErrorReporter;
   #request: Uint8Array | undefined;
   #worker: Worker | undefined;
-  // While the call is sent ahead: its worker's claim words and the index of its own.
+  // A call sent ahead: its worker's claim words and the index of its own, until it is decided.
   #claims: Int32Array | undefined;
   #claim = NO_CLAIM;
+  // Its worker is done with the call before: only that worker's exit can take it back now.
+  #promoted = false;
   #whileWaiting: (() => void) | undefined;
   // Worker messages waiting for port.send's room (at most WINDOW and an END).
   readonly #out: FromWorker[] = [];
@@ -568,7 +576,7 @@ class MainSide {
 
   /** Sent ahead, and not yet known to be claimed by its worker. */
   get revocable(): boolean {
-    return this.#claims !== undefined;
+    return this.#claims !== undefined && !this.#promoted;
   }
 
   /** Runs `leave` if the call is cancelled while it waits in the queue or sent ahead, unclaimed. */
@@ -587,13 +595,11 @@ class MainSide {
     this.#whileWaiting = undefined;
     const request = this.#request === undefined ? undefined : transferable(this.#request);
     // A call sent ahead keeps its request: if it is taken back, another worker is sent it.
-    if (claims === undefined) {
-      this.#request = undefined;
-    } else {
-      this.#claims = claims;
-      this.#claim = claim;
-      Atomics.store(claims, claim, id);
-    }
+    this.#claims = claims;
+    this.#claim = claim;
+    this.#promoted = false;
+    if (claims === undefined) this.#request = undefined;
+    else Atomics.store(claims, claim, id);
     const { peer, auth, identityKey } = port.peerInfo();
     const task: CallTask = {
       path: port.path,
@@ -616,8 +622,16 @@ class MainSide {
    * it, which it now never will; false if it had (or the call was not sent ahead).
    */
   revoke(): boolean {
-    const claims = this.#claims;
-    if (claims === undefined) return false;
+    return this.revocable && this.#swapOut();
+  }
+
+  /** As revoke, once the worker has exited: also a call it was promoted to and had not started. */
+  reclaim(): boolean {
+    return this.#claims !== undefined && this.#swapOut();
+  }
+
+  #swapOut(): boolean {
+    const claims = this.#claims!;
     this.#claims = undefined;
     if (Atomics.compareExchange(claims, this.#claim, this.id, 0) !== this.id) {
       this.#request = undefined;
@@ -629,8 +643,7 @@ class MainSide {
 
   /** The worker the call was sent ahead to is done with its call before: it runs this one now. */
   promoted(): void {
-    this.#claims = undefined;
-    this.#request = undefined;
+    this.#promoted = true;
   }
 
   /** Ends a call no worker took (the queue is full, the pool is stopping). */

@@ -34,9 +34,9 @@ export const WINDOW = 8;
 /** Request messages the main thread may send ahead of the handler's reads. @internal */
 export const REQUEST_CREDIT = 8;
 /**
- * Claim words per worker, used in turn. A worker has at most two calls whose START it may not have
- * claimed yet (the one it was promoted to and the one sent ahead of it), so a word is not reused
- * while its call is undecided. @internal
+ * Claim words per worker. A word holding an id is a call not yet decided; the main thread writes
+ * a new id only into a word that holds 0. A worker has at most two undecided calls (the one it was
+ * promoted to and the one sent ahead of it), so a word is always free. @internal
  */
 export const CLAIM_WORDS = 4;
 /** The START of a call not sent ahead names no claim word. @internal */
