@@ -315,7 +315,8 @@ export class WorkerPool {
     worker.call = undefined;
     const ahead = worker.ahead;
     if (ahead !== undefined) {
-      // The worker starts the call sent ahead to it as soon as its handler returns: it has, or will once the START arrives.
+      // The worker starts the call sent ahead to it as soon as its handler returns: it has, or it
+      // will once the START arrives.
       this.#dropAhead(worker);
       ahead.promoted();
       worker.call = ahead;
@@ -326,7 +327,7 @@ export class WorkerPool {
       if (this.#busy() === 0) this.#drained?.();
       return;
     }
-    // The oldest call waiting is one sent ahead to a worker still busy (maybe with a long call), if any.
+    // The oldest call waiting is one sent ahead to a worker still busy (maybe in a long call), if any.
     const taken = this.#takeBack();
     if (taken !== undefined) {
       this.#assign(worker, taken);
