@@ -417,11 +417,13 @@ export class WorkerPool {
     const error = worker.error ?? new Error(`The worker thread exited with code ${code}`);
     if (!worker.ready) {
       this.#loading--;
-      // The module did not load: describe() fails with its error, and calls waiting for this
-      // worker fail with it when no other worker can take them.
+      // The module did not load: before the first worker is ready, describe() fails with its
+      // error. After, it is reported (the module changed on disk since, say): the pool goes on
+      // with the workers it has, and calls waiting fail only when no worker is left to take them.
       this.#loadFailed(error);
-      if (this.#loaded && this.#workers.size === 0) {
-        this.#report(error, this.#href);
+      if (!this.#loaded) return;
+      this.#report(error, this.#href);
+      if (this.#workers.size === 0) {
         for (const call of this.#queue.splice(0)) call.refuse(StatusCode.INTERNAL, 'Cannot run handler: the worker thread could not load the handler module');
       }
       return;

@@ -571,6 +571,30 @@ describe('worker thread pool: failures and limits', () => {
     }
   });
 
+  it('a worker started later whose module no longer loads is reported; the calls go to the workers that have it', async () => {
+    const errors: Array<{ error: unknown; method: string }> = [];
+    const srv = server({ onHandlerError: (error, method) => errors.push({ error, method }) });
+    const module = new URL('./fixtures/thread-pool-failing-later-module.mjs', import.meta.url);
+    await srv.addWorkerHandlers(module, { maxWorkers: 2, minWorkers: 1 });
+    const port = await srv.addInsecurePort('127.0.0.1:0');
+    await srv.start();
+    const client = jsClient(`127.0.0.1:${port}`, METHODS, {}, 'test.Worker');
+    try {
+      assert.equal((await client.unary('Echo', 'first')).value, 'echo:first:worker');
+      process.env.THREAD_POOL_FAIL_LOAD = '1';
+      // The second call starts a second worker, which fails to load: the first worker runs both.
+      const both = await Promise.all([client.unary('Sleep', '300'), client.unary('Sleep', '300')]);
+      assert.deepEqual(both.map((r) => r.value), ['slept', 'slept']);
+      const loadErrors = errors.filter(({ error }) => error instanceof Error && error.message === 'the handler module no longer loads');
+      assert.equal(loadErrors.length, 1, `reported: ${errors.map(({ error }) => String(error)).join('; ')}`);
+      assert.equal(loadErrors[0]!.method, module.href);
+    } finally {
+      delete process.env.THREAD_POOL_FAIL_LOAD;
+      client.close();
+      await srv.stop(null);
+    }
+  });
+
   it('answers RESOURCE_EXHAUSTED past maximumConcurrentRpcs', async () => {
     const s = await start({ maxWorkers: 2 }, { maximumConcurrentRpcs: 1 });
     try {
