@@ -3,6 +3,8 @@
  * the main thread what it serves, then runs the calls it is given, one at a time, with the main
  * thread's dispatcher over a WorkerCallPort: decode, the handler, encode, all in this thread.
  */
+import { execFileSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { StatusCode } from '../protocol/index.js';
@@ -94,8 +96,22 @@ function done(id: number): void {
   if (ahead !== undefined) start(ahead);
 }
 
-// On Linux a thread has a nice value of its own: this lowers this worker's priority only.
+// On Linux a thread has a nice value and a scheduling policy of its own: these lower this
+// worker's priority only (under SCHED_IDLE the nice value no longer counts).
 if (data.niceIncrement > 0) setPriority(0, Math.min(19, getPriority(0) + data.niceIncrement));
+const warning = data.idlePolicy ? idlePolicy() : undefined;
+
+/** Puts this thread under SCHED_IDLE; if that fails, a warning saying why. */
+function idlePolicy(): string | undefined {
+  try {
+    // "<pid>/task/<tid>": the thread's own id, which chrt takes for a pid.
+    const tid = readlinkSync('/proc/thread-self').split('/').pop()!;
+    execFileSync('chrt', ['--idle', '--pid', '0', tid], { stdio: 'ignore', timeout: 5000 });
+    return undefined;
+  } catch (err) {
+    return `Cannot run worker threads under SCHED_IDLE (with util-linux chrt): ${err instanceof Error ? err.message : String(err)}; they run with niceIncrement instead`;
+  }
+}
 
 function toMain(): MessagePort {
   if (parentPort === null) throw new Error('worker-entry runs in a worker thread of a worker pool');
@@ -115,4 +131,4 @@ try {
   process.exit(1);
 }
 channel.on('message', route);
-channel.postMessage({ t: READY, description: module.description } satisfies WorkerState);
+channel.postMessage({ t: READY, description: module.description, warning } satisfies WorkerState);

@@ -69,6 +69,17 @@ export interface WorkerPoolOptions {
    * @default 10
    */
   readonly niceIncrement?: number;
+  /**
+   * `'idle'` runs the worker threads under Linux's SCHED_IDLE policy instead of lowering their
+   * nice value: they get a core only when no other thread wants it, and the event loop takes a
+   * core from them the moment it wakes (a nice value still lets a worker finish its time slice,
+   * up to a few ms, first). It is set with util-linux's `chrt`, which must be on the PATH (Node
+   * has no call for it); without it the worker keeps its nice value and a warning says why.
+   * Linux only; ignored elsewhere. It yields to every other busy process on the machine as well
+   * (in a container, to the container's own), more than any nice value does.
+   * @default 'normal'
+   */
+  readonly schedulingPolicy?: 'normal' | 'idle';
 }
 
 /** Server limits a worker applies as a transport would. @internal */
@@ -134,6 +145,8 @@ export class WorkerPool {
   // destroy() waiting for the calls in workers to end.
   #drained: (() => void) | undefined;
   #loaded = false;
+  // A worker's warning (its scheduling policy could not be set) is given once per pool.
+  #warned = false;
   #closing = false;
   readonly #description: Promise<Description>;
   #described!: (description: Description) => void;
@@ -155,7 +168,10 @@ export class WorkerPool {
     const niceIncrement = options.niceIncrement ?? DEFAULT_NICE_INCREMENT;
     checkInteger(niceIncrement, 'niceIncrement', 0);
     if (niceIncrement > 19) throw new RangeError(`Cannot add worker handlers: niceIncrement must be at most 19, got ${niceIncrement}`);
-    this.#workerData = { module: this.#href, niceIncrement: process.platform === 'linux' ? niceIncrement : 0 };
+    const policy = options.schedulingPolicy ?? 'normal';
+    if (policy !== 'normal' && policy !== 'idle') throw new RangeError(`Cannot add worker handlers: schedulingPolicy must be 'normal' or 'idle', got ${String(policy)}`);
+    const linux = process.platform === 'linux';
+    this.#workerData = { module: this.#href, niceIncrement: linux ? niceIncrement : 0, idlePolicy: linux && policy === 'idle' };
     this.#maxWorkers = maxWorkers;
     this.#minWorkers = Math.min(minWorkers, maxWorkers);
     this.#maxQueued = maxQueued;
@@ -375,6 +391,10 @@ export class WorkerPool {
   #receive(worker: PoolWorker, m: FromWorker | WorkerState): void {
     switch (m.t) {
       case READY:
+        if (m.warning !== undefined && !this.#warned) {
+          this.#warned = true;
+          process.emitWarning(m.warning, 'WorkerPoolWarning');
+        }
         worker.ready = true;
         this.#loading--;
         this.#loaded = true;

@@ -120,13 +120,15 @@ export interface WorkerData {
   readonly module: string;
   /** Added to the thread's nice value (Linux), before the module loads. */
   readonly niceIncrement: number;
+  /** Run the thread under SCHED_IDLE (Linux) instead, before the module loads. */
+  readonly idlePolicy: boolean;
   /** This worker's CLAIM_WORDS claim words (Int32), shared with the main thread. */
   readonly claims: SharedArrayBuffer;
 }
 
 /** A worker's own messages to the main thread, about its module. @internal */
 export type WorkerState =
-  | { readonly t: typeof READY; readonly description: Description }
+  | { readonly t: typeof READY; readonly description: Description; readonly warning: string | undefined }
   | { readonly t: typeof LOAD_FAILED; readonly error: unknown };
 
 /** One call handed to a worker. @internal */

@@ -9,13 +9,13 @@ import * as grpc from '@grpc/grpc-js';
 import { inProcessChannel, RpcError, server, StatusCode, unaryUnaryRpcMethodHandler, type AnyRpcMethodHandler, type Server, type ServerInterceptor } from '../../lib/index.js';
 import { decode, defer, encode, jsClient, sleep, type JsClient, type Kind } from '../helpers/grpc.js';
 import { frame, grpcHeaders, rawRequest, statusOf } from '../helpers/raw.js';
-import { REPORTS } from './fixtures/thread-pool-handlers.js';
+import { REPORTS, schedulingPolicy } from './fixtures/thread-pool-handlers.js';
 
 const HANDLERS = new URL('./fixtures/thread-pool-handlers.mjs', import.meta.url);
 const METHODS: Record<string, Kind> = {
   Echo: 'unary', EchoAsync: 'unary', Thread: 'unary', Count: 'serverStream', Join: 'clientStream', Bidi: 'bidi', Context: 'unary',
   SetCode: 'unary', Abort: 'unary', AbortWithStatus: 'unary', Throw: 'unary', Spin: 'unary', Burn: 'unary', Sleep: 'unary', Crash: 'unary',
-  Produce: 'serverStream', TakeOne: 'clientStream', Mark: 'unary', Callback: 'unary', Meet: 'unary', Nice: 'unary', CrashLater: 'unary',
+  Produce: 'serverStream', TakeOne: 'clientStream', Mark: 'unary', Callback: 'unary', Meet: 'unary', Nice: 'unary', Policy: 'unary', CrashLater: 'unary',
 };
 
 /** Messages the fixture's handlers post from inside their worker. */
@@ -668,12 +668,43 @@ describe('worker thread pool: failures and limits', () => {
     }
   });
 
+  it("schedulingPolicy 'idle' runs the worker threads under SCHED_IDLE; without chrt they keep their nice value, and a warning says why (Linux)", { skip: process.platform !== 'linux' && 'a thread has its own scheduling policy on Linux only' }, async () => {
+    const [SCHED_OTHER, SCHED_IDLE] = ['0', '5'];
+    const mainPolicy = schedulingPolicy();
+    const s = await start({ maxWorkers: 1, schedulingPolicy: 'idle' });
+    try {
+      assert.equal((await s.client.unary('Policy', '')).value, SCHED_IDLE);
+      assert.equal(schedulingPolicy(), mainPolicy, "the main thread's policy is unchanged");
+    } finally {
+      await s.close();
+    }
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): number => warnings.push(w);
+    process.on('warning', onWarning);
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent'; // a worker takes a copy of the environment when it starts
+    const base = getPriority(0);
+    const without = await start({ maxWorkers: 2, minWorkers: 2, schedulingPolicy: 'idle' });
+    try {
+      process.env.PATH = path;
+      assert.deepEqual([(await without.client.unary('Policy', '')).value, (await without.client.unary('Nice', '')).value], [SCHED_OTHER, String(Math.min(19, base + 10))]);
+      const said = warnings.filter((w) => w.name === 'WorkerPoolWarning');
+      assert.equal(said.length, 1, 'one warning for the pool, not one per worker');
+      assert.match(said[0]!.message, /Cannot run worker threads under SCHED_IDLE \(with util-linux chrt\): .*ENOENT/);
+    } finally {
+      process.env.PATH = path;
+      process.off('warning', onWarning);
+      await without.close();
+    }
+  });
+
   it('refuses bad pool options and a module without a list of services', async () => {
     const srv = server();
     assert.throws(() => srv.addWorkerHandlers(HANDLERS, { maxWorkers: 0 }), RangeError);
     assert.throws(() => srv.addWorkerHandlers(HANDLERS, { maxQueued: -1 }), RangeError);
     assert.throws(() => srv.addWorkerHandlers(HANDLERS, { niceIncrement: 20 }), RangeError);
     assert.throws(() => srv.addWorkerHandlers(HANDLERS, { niceIncrement: -1 }), RangeError);
+    assert.throws(() => srv.addWorkerHandlers(HANDLERS, { schedulingPolicy: 'fifo' as 'idle' }), /schedulingPolicy must be 'normal' or 'idle', got fifo/);
     await assert.rejects(srv.addWorkerHandlers(new URL('./fixtures/thread-pool-not-a-module.mjs', import.meta.url)), /default export must be an array of services/);
     await srv.stop(null);
   });
