@@ -1,26 +1,38 @@
 // 7. The thread pool: a unary handler burning ~2 ms of CPU under closed-loop load (h2load, 4
 // connections × 8 streams), served by grpc-iter's 2-worker pool (addWorkerHandlers), by
 // grpc-iter on its main thread, by @grpc/grpc-js, and by Python grpcio's
-// ThreadPoolExecutor(max_workers=2). While the load runs, a probe times a cheap unary call and
-// a health check on the same server, each sent every 20 ms (open loop). Then, without load, the latency of a trivial
-// unary call served by a worker against the same call on the main thread: what a worker adds.
+// ThreadPoolExecutor(max_workers=2). While the load runs, two more h2load processes probe the
+// same server, one with a cheap unary call and one with a health check, each 50 times a second
+// on a connection of its own (open loop), and log each call's latency; the p99 is taken over
+// every round's samples. Then, without load, the latency of a trivial unary call served by a
+// worker against the same call on the main thread: what a worker adds.
 // And the machine's ceiling: the same work on one and on two plain threads with no gRPC at all
 // (on a virtual machine, two busy vCPUs may not give twice one).
-// The pool runs twice: with its defaults (its threads below the event loop, niceIncrement 10), and
-// with niceIncrement 0 (as equals).
+// The pool runs three times: with its defaults (its threads below the event loop, niceIncrement
+// 10), with niceIncrement 0 (as equals), and with schedulingPolicy 'idle' (SCHED_IDLE: the event
+// loop takes a core from them at once).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 /** The contenders of the thread-pool workload. */
-export const THREAD_POOL_CONTENDERS = ['grpc-iter workers (2)', 'grpc-iter workers (2, niceIncrement 0)', 'grpc-iter main thread', 'grpc-js', 'grpcio ThreadPoolExecutor (2)'] as const;
-/** The contender whose server the probe also measures with no load, and that row's name in 7b. */
+export const THREAD_POOL_CONTENDERS = [
+  'grpc-iter workers (2)',
+  'grpc-iter workers (2, niceIncrement 0)',
+  "grpc-iter workers (2, schedulingPolicy 'idle')",
+  'grpc-iter main thread',
+  'grpc-js',
+  'grpcio ThreadPoolExecutor (2)',
+] as const;
+/** The contender whose server the probes also measure with no load. */
 const FLOOR_OF = 'grpc-iter workers (2)';
-const FLOOR = 'grpc-iter workers (2), no load: the probe\'s floor';
+/** The name of that row in 7b. */
+export const THREAD_POOL_FLOOR = 'grpc-iter workers (2), no load: the probes\' floor';
+const FLOOR = THREAD_POOL_FLOOR;
 /** The rows of the ceiling table (7d): the work alone, no gRPC. */
 const CEILING = ['1 thread', '2 threads'] as const;
 type Contender = (typeof THREAD_POOL_CONTENDERS)[number];
@@ -57,6 +69,8 @@ function command(name: Contender): [string, string[]] {
       return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'workers', '2']];
     case 'grpc-iter workers (2, niceIncrement 0)':
       return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'workers', '2', '0']];
+    case "grpc-iter workers (2, schedulingPolicy 'idle')":
+      return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'workers', '2', '', 'idle']];
     case 'grpc-iter main thread':
       return [process.execPath, [here('./contenders/thread-pool-grpc-iter-server.mjs'), 'main']];
     case 'grpc-js':
@@ -120,10 +134,27 @@ export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
   if (hasGrpcio) env.THREAD_POOL_PY_ITERATIONS = String(await best(PYTHON, [here('./contenders/thread-pool-grpcio-server.py'), '--calibrate']));
   h.notes.push(`Thread-pool work per call: ${env.THREAD_POOL_ITERATIONS} xorshift32 rounds in Node${hasGrpcio ? `, ${env.THREAD_POOL_PY_ITERATIONS} in Python` : ''} (each ~2 ms on an idle core).`);
   const node = (...argv: Array<string | number>): Promise<string> => h.run(process.execPath, [here('./clients/thread-pool-probe.mjs'), ...argv.map(String)]);
+  const seconds = Math.max(1, Math.round(h.seconds));
+  // Each probe's latencies (ms) of every round, by row: their p99 is recorded at the end.
+  const latencies = { cheap: new Map<string, number[]>(), health: new Map<string, number[]>() };
+  /** Runs the two probes against a server for `seconds`, keeping their latencies under `row`. */
+  const probe = async (row: string, port: number): Promise<void> => {
+    await Promise.all(
+      (Object.keys(PROBES) as Array<keyof typeof PROBES>).map(async (kind, i) => {
+        const log = join(dir, `${kind}.log`);
+        rmSync(log, { force: true }); // h2load appends to its log
+        await new Promise((resolve) => setTimeout(resolve, i * 10)); // the two kinds 10 ms apart
+        await h.run(h.h2load!, ['-D', String(seconds), '-c', '1', '-m', '16', `--rps=${PROBE_RATE}`, '-t', '1', '-d', body, ...GRPC_HEADERS, `--log-file=${log}`, `http://127.0.0.1:${port}${PROBES[kind]}`]);
+        const kept = latencies[kind].get(row) ?? [];
+        kept.push(...probeLatencies(readFileSync(log, 'utf8')));
+        latencies[kind].set(row, kept);
+      }),
+    );
+  };
   try {
     for (let round = 0; round < h.rounds; round++) {
       for (const [i, name] of CEILING.entries()) {
-        const scale = /SCALE ([\d.]+)/.exec(await h.run(process.execPath, [here('./contenders/thread-pool-work.mjs'), 'scale', String(i + 1), String(Math.max(1, Math.round(h.seconds))), env.THREAD_POOL_ITERATIONS!]));
+        const scale = /SCALE ([\d.]+)/.exec(await h.run(process.execPath, [here('./contenders/thread-pool-work.mjs'), 'scale', String(i + 1), String(seconds), env.THREAD_POOL_ITERATIONS!]));
         if (scale === null) throw new Error(`the ${name} ceiling run printed no SCALE line`);
         h.record('threadpool-ceiling', name, Number(scale[1]));
       }
@@ -132,21 +163,15 @@ export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
         try {
           const check = /CHECK (\d+)/.exec(await node('check', s.port));
           if (check?.[1] !== '8') throw new Error(`${name}: bench.Work/Burn did not answer 8 bytes`);
-          if (name === FLOOR_OF) {
-            // The probe against the same server with no load: what it measures of the machine alone.
-            const idle = await node('latency', s.port, Math.max(1, Math.round(h.seconds)));
-            for (const [, probeName, , p99] of idle.matchAll(/LAT (\w+) ([\d.]+) ([\d.]+) \d+/g)) h.record(`threadpool-${probeName}-p99`, FLOOR, Number(p99));
-          }
-          const seconds = Math.max(1, Math.round(h.seconds));
-          const load = h.run(h.h2load, ['-D', String(seconds), `--warm-up-time=${quickRun ? 0 : 1}`, '-c', '4', '-m', '8', '-t', '1', '-d', body, '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://127.0.0.1:${s.port}/bench.Work/Burn`]);
-          // The probe starts with the warm-up second and ends before the load does.
-          const probe = node('latency', s.port, seconds);
-          const [out, lat] = await Promise.all([load, probe]);
+          // The probes against the same server with no load: what they measure of the machine alone.
+          if (name === FLOOR_OF) await probe(FLOOR, s.port);
+          const load = h.run(h.h2load, ['-D', String(seconds), `--warm-up-time=${quickRun ? 0 : 1}`, '-c', '4', '-m', '8', '-t', '1', '-d', body, ...GRPC_HEADERS, `http://127.0.0.1:${s.port}/bench.Work/Burn`]);
+          // The probes start with the warm-up second and end before the load does.
+          const [out] = await Promise.all([load, probe(name, s.port)]);
           const rate = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
           const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed/.exec(out);
           if (rate === null || failed === null || failed[1] !== '0') throw new Error(`${name}: h2load did not finish cleanly:\n${out}`);
           h.record('threadpool-burn', name, Number(rate[1]));
-          for (const [, probeName, , p99] of lat.matchAll(/LAT (\w+) ([\d.]+) ([\d.]+) \d+/g)) h.record(`threadpool-${probeName}-p99`, name, Number(p99));
           if (name.startsWith('grpc-iter')) {
             const trivial = /TRIVIAL ([\d.]+)/.exec(await node('trivial', s.port, h.trivialCalls));
             if (trivial === null) throw new Error(`${name}: no trivial-call timing`);
@@ -157,9 +182,34 @@ export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
         }
       }
     }
+    for (const [kind, rows] of Object.entries(latencies)) for (const [row, ms] of rows) h.record(`threadpool-${kind}-p99`, row, quantile(ms, 0.99));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** What each probe calls. */
+const PROBES = { cheap: '/bench.Cheap/Ping', health: '/grpc.health.v1.Health/Check' } as const;
+/** Calls per second of each probe. */
+const PROBE_RATE = 50;
+/** The first calls of each probe are not counted: the connection's setup, a cold path. */
+const PROBE_WARM_UP = 20;
+const GRPC_HEADERS = ['-H', 'content-type: application/grpc', '-H', 'te: trailers'];
+
+/** The latencies (ms) in an h2load log (start µs, status, duration µs a line) after the warm-up calls. */
+function probeLatencies(log: string): number[] {
+  return log
+    .split('\n')
+    .map((line) => line.split('\t').map(Number))
+    .filter((row) => row[1] === 200) // a call still in flight when the run ends is logged with status 0
+    .sort((a, b) => a[0]! - b[0]!)
+    .slice(PROBE_WARM_UP)
+    .map((row) => row[2]! / 1000);
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? Number.NaN;
 }
 
 interface Stat {
@@ -182,7 +232,15 @@ export function threadPoolTables(results: Record<string, Record<string, Stat>>):
     '|---|---:|---:|---:|---:|',
   ];
   for (const [name, s] of Object.entries(burn)) lines.push(`| ${name} | ${fmt(s.median)} | ${fmt(s.min)} | ${fmt(s.max)} | ${main ? `${(s.median / main).toFixed(2)}×` : ''} |`);
-  lines.push('', '### 7b. While that load runs: p99 latency of a cheap unary call and of a health check on the same server', '', '| contender | cheap unary p99 ms | health check p99 ms |', '|---|---:|---:|');
+  lines.push(
+    '',
+    '### 7b. While that load runs: p99 latency of a cheap unary call and of a health check on the same server',
+    '',
+    `Each probe is h2load on a connection of its own, ${PROBE_RATE} calls a second; the p99 is over every round's calls.`,
+    '',
+    '| contender | cheap unary p99 ms | health check p99 ms |',
+    '|---|---:|---:|',
+  );
   for (const name of [...Object.keys(burn), FLOOR]) {
     const cheap = results['threadpool-cheap-p99']?.[name];
     const health = results['threadpool-health-p99']?.[name];
