@@ -103,13 +103,20 @@ const warning = data.idlePolicy ? idlePolicy() : undefined;
 
 /** Puts this thread under SCHED_IDLE; if that fails, a warning saying why. */
 function idlePolicy(): string | undefined {
+  const instead = data.niceIncrement > 0 ? `with niceIncrement ${data.niceIncrement}` : 'at normal priority';
+  const cannot = (why: string): string => `Cannot run worker threads under SCHED_IDLE (with util-linux chrt): ${why}; they run ${instead} instead`;
   try {
+    // /proc names processes by the ids of the PID namespace it was mounted in: where that is not
+    // this process's, the thread's id read there would name another thread to chrt.
+    if (readlinkSync('/proc/self') !== String(process.pid)) return cannot('/proc belongs to another PID namespace');
     // "<pid>/task/<tid>": the thread's own id, which chrt takes for a pid.
     const tid = readlinkSync('/proc/thread-self').split('/').pop()!;
-    execFileSync('chrt', ['--idle', '--pid', '0', tid], { stdio: 'ignore', timeout: 5000 });
+    execFileSync('chrt', ['--idle', '--pid', '0', tid], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 5000 });
     return undefined;
   } catch (err) {
-    return `Cannot run worker threads under SCHED_IDLE (with util-linux chrt): ${err instanceof Error ? err.message : String(err)}; they run with niceIncrement instead`;
+    const { stderr, status } = err as { stderr?: Buffer; status?: number | null };
+    const said = stderr?.toString().trim();
+    return cannot(said ? `chrt exited with code ${status}: ${said}` : err instanceof Error ? err.message : String(err));
   }
 }
 

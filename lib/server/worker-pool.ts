@@ -74,9 +74,10 @@ export interface WorkerPoolOptions {
    * nice value: they get a core only when no other thread wants it, and the event loop takes a
    * core from them the moment it wakes (a nice value still lets a worker finish its time slice,
    * up to a few ms, first). It is set with util-linux's `chrt`, which must be on the PATH (Node
-   * has no call for it); without it the worker keeps its nice value and a warning says why.
-   * Linux only; ignored elsewhere. It yields to every other busy process on the machine as well
-   * (in a container, to the container's own), more than any nice value does.
+   * has no call for it); where that fails the worker keeps its nice value and a warning gives
+   * chrt's reason. Linux only; ignored elsewhere. It yields to every other busy process on the
+   * machine as well (in a container, to the container's own), even one at nice 19: while other
+   * work keeps every core busy the workers get almost no CPU and their calls wait.
    * @default 'normal'
    */
   readonly schedulingPolicy?: 'normal' | 'idle';
@@ -142,6 +143,12 @@ export class WorkerPool {
   // After idle workers crashed: how long to wait before the next replacement (0: at once).
   #respawnDelayMs = 0;
   #respawnTimer: NodeJS.Timeout | undefined;
+  // After a worker started late could not load the module: no worker starts before this time
+  // (performance.now()), and the pause doubles with each such failure until a worker loads.
+  #loadRetryMs = 0;
+  #loadRetryAt = 0;
+  // The text of the last load failure reported: the same failure again is not reported again.
+  #loadError: string | undefined;
   // destroy() waiting for the calls in workers to end.
   #drained: (() => void) | undefined;
   #loaded = false;
@@ -237,8 +244,12 @@ export class WorkerPool {
       call.refuse(StatusCode.UNAVAILABLE, 'Cannot run handler: the server is stopping');
       return;
     }
+    if (this.#workers.size === 0 && this.#loadRetryAt > performance.now()) {
+      call.refuse(StatusCode.INTERNAL, 'Cannot run handler: the worker thread could not load the handler module');
+      return;
+    }
     // A worker started for this call: the call waits for it, not for a place in the queue.
-    if (this.#workers.size < this.#maxWorkers && this.#queue.length >= this.#loading) this.#spawn();
+    if (this.#workers.size < this.#maxWorkers && this.#queue.length >= this.#loading) this.#grow();
     // A call sent ahead waits as a queued one does: both count against maxQueued.
     if (this.#queue.length + this.#ahead >= this.#maxQueued + this.#loading) {
       call.refuse(StatusCode.RESOURCE_EXHAUSTED, 'Cannot run handler: every worker is busy and the queue is full');
@@ -397,6 +408,9 @@ export class WorkerPool {
         }
         worker.ready = true;
         this.#loading--;
+        this.#loadRetryMs = 0;
+        this.#loadRetryAt = 0;
+        this.#loadError = undefined;
         this.#loaded = true;
         this.#described(m.description);
         this.#free(worker);
@@ -438,11 +452,17 @@ export class WorkerPool {
     if (!worker.ready) {
       this.#loading--;
       // The module did not load: before the first worker is ready, describe() fails with its
-      // error. After, it is reported (the module changed on disk since, say): the pool goes on
-      // with the workers it has, and calls waiting fail only when no worker is left to take them.
+      // error. After, it is reported (the module changed on disk since, say), once for as long as
+      // it fails the same way: the pool goes on with the workers it has, starts no other worker
+      // before a pause that doubles with each failure, and calls waiting fail only when no
+      // worker is left to take them.
       this.#loadFailed(error);
       if (!this.#loaded) return;
-      this.#report(error, this.#href);
+      const text = String(error);
+      if (text !== this.#loadError) this.#report(error, this.#href);
+      this.#loadError = text;
+      this.#loadRetryMs = Math.min(MAX_RESPAWN_DELAY_MS, Math.max(100, this.#loadRetryMs * 2));
+      this.#loadRetryAt = performance.now() + this.#loadRetryMs;
       if (this.#workers.size === 0) {
         for (const call of this.#queue.splice(0)) call.refuse(StatusCode.INTERNAL, 'Cannot run handler: the worker thread could not load the handler module');
       }
@@ -475,17 +495,26 @@ export class WorkerPool {
 
   /** Starts a worker in place of one that exited, if calls wait or the pool is below minWorkers. */
   #replace(): void {
-    const needed = (): boolean => !this.#closing && (this.#queue.length > this.#loading || this.#workers.size < this.#minWorkers);
-    if (!needed()) return;
-    if (this.#respawnDelayMs === 0) {
+    if (this.#needed()) this.#grow(this.#respawnDelayMs);
+  }
+
+  /** Whether the pool should start a worker now: calls wait for one, or it is below minWorkers. */
+  #needed(): boolean {
+    return !this.#closing && this.#workers.size < this.#maxWorkers && (this.#queue.length > this.#loading || this.#workers.size < this.#minWorkers);
+  }
+
+  /** Starts a worker after `delayMs`, and not before the pause that follows a load failure. */
+  #grow(delayMs = 0): void {
+    const wait = Math.max(delayMs, this.#loadRetryAt - performance.now());
+    if (wait <= 0) {
       this.#spawn();
       return;
     }
     if (this.#respawnTimer !== undefined) return;
     this.#respawnTimer = setTimeout(() => {
       this.#respawnTimer = undefined;
-      if (needed()) this.#spawn();
-    }, this.#respawnDelayMs);
+      if (this.#needed()) this.#grow();
+    }, wait);
     this.#respawnTimer.unref();
   }
 

@@ -1,7 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { getPriority } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { BroadcastChannel, threadId } from 'node:worker_threads';
 import * as http2 from 'node:http2';
@@ -571,23 +574,73 @@ describe('worker thread pool: failures and limits', () => {
     }
   });
 
-  it('a worker started later whose module no longer loads is reported; the calls go to the workers that have it', async () => {
+  it('a worker started later whose module no longer loads is reported once; the calls go to the workers that have it, and new workers start only after a growing pause', async () => {
     const errors: Array<{ error: unknown; method: string }> = [];
     const srv = server({ onHandlerError: (error, method) => errors.push({ error, method }) });
     const module = new URL('./fixtures/thread-pool-failing-later-module.mjs', import.meta.url);
-    await srv.addWorkerHandlers(module, { maxWorkers: 2, minWorkers: 1 });
+    await srv.addWorkerHandlers(module, { maxWorkers: 4, minWorkers: 1 });
+    const port = await srv.addInsecurePort('127.0.0.1:0');
+    await srv.start();
+    const client = jsClient(`127.0.0.1:${port}`, METHODS, {}, 'test.Worker');
+    const reports = new Reports();
+    const loadErrors = (): Array<{ error: unknown; method: string }> => errors.filter(({ error }) => error instanceof Error && error.message === 'the handler module no longer loads');
+    try {
+      assert.equal((await client.unary('Echo', 'first')).value, 'echo:first:worker');
+      process.env.THREAD_POOL_FAIL_LOAD = '1';
+      // Two calls at a time for 2 s: each second call finds the one worker busy and asks for
+      // another, which fails to load. The first worker runs every call.
+      const until = performance.now() + 2000;
+      const values: unknown[] = [];
+      const lane = async (): Promise<void> => {
+        while (performance.now() < until) values.push((await client.unary('Sleep', '20')).value);
+      };
+      await Promise.all([lane(), lane()]);
+      assert.ok(values.length > 20, `${values.length} calls ran`);
+      assert.deepEqual(new Set(values), new Set(['slept']));
+      assert.equal(loadErrors().length, 1, `reported: ${errors.map(({ error }) => String(error)).join('; ')}`);
+      assert.equal(loadErrors()[0]!.method, module.href);
+      // Pauses of 0.1, 0.2, 0.4, 0.8 s fit in 2 s: about five workers tried, not one per call.
+      const tried = reports.all((m) => m.id === 'load-failed').length;
+      assert.ok(tried >= 2 && tried <= 6, `${tried} workers tried to load the module`);
+      // Once the module loads again, the pool grows again: two calls run side by side.
+      delete process.env.THREAD_POOL_FAIL_LOAD;
+      await sleep(1700);
+      const began = performance.now();
+      const again = await Promise.all([client.unary('Sleep', '1000'), client.unary('Sleep', '1000')]);
+      assert.deepEqual(again.map((r) => r.value), ['slept', 'slept']);
+      // One after the other they would take 2 s; side by side, 1 s and a worker's start.
+      assert.ok(performance.now() - began < 1800, `two 1 s calls took ${Math.round(performance.now() - began)} ms`);
+    } finally {
+      delete process.env.THREAD_POOL_FAIL_LOAD;
+      reports.close();
+      client.close();
+      await srv.stop(null);
+    }
+  });
+
+  it('with no worker left that loads the module, a call ends INTERNAL at once until the pause after the failure is over', async () => {
+    const srv = server({ onHandlerError: () => undefined });
+    await srv.addWorkerHandlers(new URL('./fixtures/thread-pool-failing-later-module.mjs', import.meta.url), { maxWorkers: 1 });
     const port = await srv.addInsecurePort('127.0.0.1:0');
     await srv.start();
     const client = jsClient(`127.0.0.1:${port}`, METHODS, {}, 'test.Worker');
     try {
-      assert.equal((await client.unary('Echo', 'first')).value, 'echo:first:worker');
       process.env.THREAD_POOL_FAIL_LOAD = '1';
-      // The second call starts a second worker, which fails to load: the first worker runs both.
-      const both = await Promise.all([client.unary('Sleep', '300'), client.unary('Sleep', '300')]);
-      assert.deepEqual(both.map((r) => r.value), ['slept', 'slept']);
-      const loadErrors = errors.filter(({ error }) => error instanceof Error && error.message === 'the handler module no longer loads');
-      assert.equal(loadErrors.length, 1, `reported: ${errors.map(({ error }) => String(error)).join('; ')}`);
-      assert.equal(loadErrors[0]!.method, module.href);
+      // The only worker exits; its replacement cannot load the module.
+      assert.equal((await client.unary('Crash', '')).status?.code, StatusCode.INTERNAL);
+      let refused: Awaited<ReturnType<JsClient['unary']>> | undefined;
+      for (const until = performance.now() + 5000; performance.now() < until; await sleep(20)) {
+        refused = await client.unary('Echo', 'refused');
+        if (refused.status?.details?.includes('could not load')) break;
+      }
+      assert.equal(refused?.status?.code, StatusCode.INTERNAL);
+      assert.equal(refused?.status?.details, 'Cannot run handler: the worker thread could not load the handler module');
+      const began = performance.now();
+      assert.equal((await client.unary('Echo', 'again')).status?.code, StatusCode.INTERNAL);
+      assert.ok(performance.now() - began < 100, 'refused at once, not after waiting for a worker');
+      delete process.env.THREAD_POOL_FAIL_LOAD;
+      await sleep(300);
+      assert.equal((await client.unary('Echo', 'loads')).value, 'echo:loads:worker');
     } finally {
       delete process.env.THREAD_POOL_FAIL_LOAD;
       client.close();
@@ -668,7 +721,7 @@ describe('worker thread pool: failures and limits', () => {
     }
   });
 
-  it("schedulingPolicy 'idle' runs the worker threads under SCHED_IDLE; without chrt they keep their nice value, and a warning says why (Linux)", { skip: process.platform !== 'linux' && 'a thread has its own scheduling policy on Linux only' }, async () => {
+  it("schedulingPolicy 'idle' runs the worker threads under SCHED_IDLE; without chrt they keep their nice value, and a warning says why (Linux)", { skip: (process.platform !== 'linux' && 'a thread has its own scheduling policy on Linux only') || (spawnSync('chrt', ['--version']).error !== undefined && 'util-linux chrt is not installed') }, async () => {
     const [SCHED_OTHER, SCHED_IDLE] = ['0', '5'];
     const mainPolicy = schedulingPolicy();
     const s = await start({ maxWorkers: 1, schedulingPolicy: 'idle' });
@@ -682,17 +735,25 @@ describe('worker thread pool: failures and limits', () => {
     const onWarning = (w: Error): number => warnings.push(w);
     process.on('warning', onWarning);
     const path = process.env.PATH;
-    process.env.PATH = '/nonexistent'; // a worker takes a copy of the environment when it starts
+    // A chrt that refuses, as one denied the policy does; a worker takes a copy of the
+    // environment when it starts.
+    const bin = mkdtempSync(join(tmpdir(), 'chrt-'));
+    writeFileSync(join(bin, 'chrt'), "#!/bin/sh\necho 'chrt: failed to set pid 0s policy: Operation not permitted' >&2\nexit 1\n", { mode: 0o755 });
+    process.env.PATH = bin;
     const base = getPriority(0);
     const without = await start({ maxWorkers: 2, minWorkers: 2, schedulingPolicy: 'idle' });
     try {
       process.env.PATH = path;
+      // Both workers are up (two calls meet only in two threads at once): both have said READY.
+      const met = await Promise.all([without.client.unary('Meet', 'policy'), without.client.unary('Meet', 'policy')]);
+      assert.deepEqual(met.map((r) => /met/.test(String(r.value))), [true, true]);
       assert.deepEqual([(await without.client.unary('Policy', '')).value, (await without.client.unary('Nice', '')).value], [SCHED_OTHER, String(Math.min(19, base + 10))]);
       const said = warnings.filter((w) => w.name === 'WorkerPoolWarning');
       assert.equal(said.length, 1, 'one warning for the pool, not one per worker');
-      assert.match(said[0]!.message, /Cannot run worker threads under SCHED_IDLE \(with util-linux chrt\): .*ENOENT/);
+      assert.match(said[0]!.message, /^Cannot run worker threads under SCHED_IDLE \(with util-linux chrt\): chrt exited with code 1: chrt: failed to set pid 0s policy: Operation not permitted; they run with niceIncrement 10 instead$/);
     } finally {
       process.env.PATH = path;
+      rmSync(bin, { recursive: true, force: true });
       process.off('warning', onWarning);
       await without.close();
     }
