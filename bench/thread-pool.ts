@@ -147,9 +147,8 @@ export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
         rmSync(log, { force: true }); // h2load appends to its log
         await new Promise((resolve) => setTimeout(resolve, i * 10)); // the two kinds 10 ms apart
         const out = await h.run(h.h2load!, ['-D', String(seconds), '-c', '1', '-m', '16', `--rps=${PROBE_RATE}`, '-t', '1', '-d', body, ...GRPC_HEADERS, `--log-file=${log}`, `http://127.0.0.1:${port}${PROBES[kind]}`]);
-        const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed/.exec(out);
         const { done, unfinished } = probeLatencies(readFileSync(log, 'utf8'));
-        if (failed === null || failed[1] !== '0' || done.length === 0) throw new Error(`${row}: the ${kind} probe did not finish cleanly:\n${out}`);
+        if (requests(out)?.failed !== 0 || done.length === 0) throw new Error(`${row}: the ${kind} probe did not finish cleanly:\n${out}`);
         // Calls still in flight when the probe ends are the slowest: their absence lowers the p99.
         unfinishedCalls.set(`${row}: ${kind}`, (unfinishedCalls.get(`${row}: ${kind}`) ?? 0) + unfinished);
         const kept = latencies[kind].get(row) ?? [];
@@ -176,9 +175,8 @@ export async function threadPoolBench(h: ThreadPoolHarness): Promise<void> {
           // The probes start with the warm-up second and end before the load does.
           const [out] = await Promise.all([load, probe(name, s.port)]);
           const rate = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(out);
-          const failed = /requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed/.exec(out);
-          const succeeded = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(out);
-          if (rate === null || failed === null || failed[1] !== '0' || Number(succeeded?.[1] ?? 0) === 0) throw new Error(`${name}: h2load did not finish cleanly:\n${out}`);
+          const counts = requests(out);
+          if (rate === null || counts?.failed !== 0 || counts.succeeded === 0) throw new Error(`${name}: h2load did not finish cleanly:\n${out}`);
           h.record('threadpool-burn', name, Number(rate[1]));
           if (name.startsWith('grpc-iter')) {
             const trivial = /TRIVIAL ([\d.]+)/.exec(await node('trivial', s.port, h.trivialCalls));
@@ -219,6 +217,12 @@ function probeLatencies(log: string): { done: number[]; unfinished: number } {
     .slice(PROBE_WARM_UP);
   const done = rows.filter((row) => row[1] === 200);
   return { done: done.map((row) => row[2]! / 1000), unfinished: rows.length - done.length };
+}
+
+/** The succeeded and failed counts of h2load's summary (it exits 0 either way), if it printed one. */
+function requests(out: string): { succeeded: number; failed: number } | undefined {
+  const m = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed/.exec(out);
+  return m === null ? undefined : { succeeded: Number(m[1]), failed: Number(m[2]) };
 }
 
 function quantile(values: number[], q: number): number {

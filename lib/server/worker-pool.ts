@@ -36,6 +36,9 @@ import {
 } from './worker-protocol.js';
 
 /** Options of {@link Server.addWorkerHandlers}: the pool of worker threads serving one handler module. */
+/** The status details of a call no worker can take, because none could load the module. */
+const NOT_LOADED = 'Cannot run handler: the worker thread could not load the handler module';
+
 export interface WorkerPoolOptions {
   /**
    * How many worker threads may run handlers at once (each runs one call at a time).
@@ -245,7 +248,7 @@ export class WorkerPool {
       return;
     }
     if (this.#workers.size === 0 && this.#loadRetryAt > performance.now()) {
-      call.refuse(StatusCode.INTERNAL, 'Cannot run handler: the worker thread could not load the handler module');
+      call.refuse(StatusCode.INTERNAL, NOT_LOADED);
       return;
     }
     // A worker started for this call: the call waits for it, not for a place in the queue.
@@ -464,7 +467,7 @@ export class WorkerPool {
       this.#loadRetryMs = Math.min(MAX_RESPAWN_DELAY_MS, Math.max(100, this.#loadRetryMs * 2));
       this.#loadRetryAt = performance.now() + this.#loadRetryMs;
       if (this.#workers.size === 0) {
-        for (const call of this.#queue.splice(0)) call.refuse(StatusCode.INTERNAL, 'Cannot run handler: the worker thread could not load the handler module');
+        for (const call of this.#queue.splice(0)) call.refuse(StatusCode.INTERNAL, NOT_LOADED);
       }
       return;
     }
