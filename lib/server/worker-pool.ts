@@ -35,10 +35,10 @@ import {
   type WorkerState,
 } from './worker-protocol.js';
 
-/** Options of {@link Server.addWorkerHandlers}: the pool of worker threads serving one handler module. */
 /** The status details of a call no worker can take, because none could load the module. */
 const NOT_LOADED = 'Cannot run handler: the worker thread could not load the handler module';
 
+/** Options of {@link Server.addWorkerHandlers}: the pool of worker threads serving one handler module. */
 export interface WorkerPoolOptions {
   /**
    * How many worker threads may run handlers at once (each runs one call at a time).
