@@ -47,11 +47,44 @@ const connect = async () => {
 const warmUp = (seconds) => Math.min(300, seconds * 500);
 let started;
 const firstMessage = new Promise((resolve) => (started = resolve));
+// The streams being counted, and why any of them ended before the client closed it: a stream
+// that ends leaves its window empty, and the output says why.
+let running = 0;
+let closing = false;
+let allEnded;
+const ended = new Promise((resolve) => (allEnded = resolve));
+const endings = [];
+const watchEnd = (stream, what) => {
+  running++;
+  let why = 'RST_STREAM';
+  const status = (h) => (h['grpc-status'] === undefined ? undefined : `grpc-status ${h['grpc-status']} ${h['grpc-message'] ?? ''}`.trim());
+  stream.on('response', (h) => (why = status(h) ?? `HTTP ${h[':status']}`));
+  stream.on('trailers', (h) => (why = status(h) ?? 'trailers without grpc-status'));
+  stream.on('close', () => {
+    if (closing) return;
+    endings.push(`${what} ended early: ${why}${stream.rstCode ? ` (RST_STREAM ${stream.rstCode})` : ''}`);
+    if (--running === 0) allEnded();
+  });
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const warmedUp = async (seconds) => {
   let timer;
-  await Promise.race([firstMessage, new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
+  await Promise.race([firstMessage, ended, new Promise((resolve) => (timer = setTimeout(resolve, 10_000)))]);
   clearTimeout(timer);
-  await new Promise((r) => setTimeout(r, warmUp(seconds)));
+  await sleep(warmUp(seconds));
+};
+// A measured window lasts `seconds`, then on until it holds MIN_COUNTED messages (bounded to
+// 10 s, and over once every stream has ended): a short window inside a stall of the server (a
+// pause for GC, a busy machine) would otherwise come out empty. Its count is read after pending
+// reads. The rate is the count over the time taken, either way.
+const MIN_COUNTED = 10;
+const measure = async (seconds, counted) => {
+  const start = process.hrtime.bigint();
+  await sleep(seconds * 1000);
+  const until = Date.now() + 10_000;
+  await new Promise((r) => setImmediate(r));
+  while (counted() < MIN_COUNTED && running > 0 && Date.now() < until) await sleep(10);
+  return Number(process.hrtime.bigint() - start) / 1e9;
 };
 const open = (session, method) =>
   session.request({ ':method': 'POST', ':path': PREFIX + method, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
@@ -101,6 +134,7 @@ if (mode === 'stream') {
   for (let s = 0; s < streams; s++) {
     const stream = open(session, 'StreamingFromServer');
     stream.on('error', () => undefined);
+    watchEnd(stream, `stream ${s + 1}`);
     counter(stream, (n) => {
       if (messages++ === 0) started();
       bytes += n;
@@ -112,11 +146,11 @@ if (mode === 'stream') {
   await warmedUp(seconds);
   messages = 0;
   bytes = 0;
-  const start = process.hrtime.bigint();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const took = Number(process.hrtime.bigint() - start) / 1e9;
+  const took = await measure(seconds, () => messages);
   const [m, b] = [messages, bytes];
+  closing = true;
   for (const c of calls) c.close(http2.constants.NGHTTP2_CANCEL);
+  for (const e of endings) console.log(e);
   console.log(`STREAM ${m} ${b} ${took}`);
   session.close();
 } else if (mode === 'pingpong') {
@@ -183,6 +217,7 @@ if (mode === 'stream') {
   const batch = Buffer.concat(Array.from({ length: BATCH }, () => request(size)));
   const stream = open(session, 'StreamingCall');
   stream.on('error', () => undefined);
+  watchEnd(stream, 'the bidi stream');
   let sent = 0;
   let received = 0;
   let counted = 0;
@@ -200,11 +235,11 @@ if (mode === 'stream') {
   refill();
   await warmedUp(seconds);
   counted = 0;
-  const start = process.hrtime.bigint();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const took = Number(process.hrtime.bigint() - start) / 1e9;
+  const took = await measure(seconds, () => counted);
   const m = counted;
+  closing = true;
   stream.close(http2.constants.NGHTTP2_CANCEL);
+  for (const e of endings) console.log(e);
   console.log(`BIDI ${m} ${took}`);
   session.close();
 } else if (mode === 'idle' || mode === 'idle-bidi') {
